@@ -1,0 +1,79 @@
+"""Architectures: plain ``nn.Module``s with BasicSR's constructor arguments and attribute names.
+
+Every generator maps an LR image ``(N, C, h, w)`` in [0, 1] to an HR image at ``scale_of(model)``
+times the size. ``build({"type": "RRDBNet", "num_block": 23})`` constructs by name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from sr.archs.discriminator_arch import VGGStyleDiscriminator, VGGStyleDiscriminatorAnySize
+from sr.archs.rrdbnet_arch import RRDBNet
+from sr.archs.srcnn_arch import SRCNN
+from sr.archs.srresnet_arch import MSRResNet, SRResNet
+
+ARCHS: dict[str, type[nn.Module]] = {
+    "SRCNN": SRCNN,
+    "SRResNet": SRResNet,
+    "MSRResNet": MSRResNet,
+    "RRDBNet": RRDBNet,
+    "VGGStyleDiscriminator": VGGStyleDiscriminator,
+    "VGGStyleDiscriminatorAnySize": VGGStyleDiscriminatorAnySize,
+}
+
+# the constructor argument holding the scale factor, per generator
+SCALE_ARG = {"SRCNN": "upscale", "SRResNet": "upscale", "MSRResNet": "upscale", "RRDBNet": "scale"}
+
+
+def arch_class(name: str) -> type[nn.Module]:
+    try:
+        return ARCHS[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHS)}") from None
+
+
+def check_arch_args(name: str, kwargs: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` naming any argument the constructor of ``name`` does not take."""
+    params = inspect.signature(arch_class(name).__init__).parameters
+    allowed = sorted(p for p in params if p != "self")
+    for key in kwargs:
+        if key not in params:
+            raise ValueError(f"{name}: unknown argument {key!r}; allowed: {', '.join(allowed)}")
+
+
+def build(opt: Mapping[str, Any]) -> nn.Module:
+    """Build from a BasicSR-style section ``{"type": Name, **kwargs}``."""
+    if "type" not in opt:
+        raise ValueError(f"architecture options need a 'type' key; choose one of {sorted(ARCHS)}")
+    kwargs = {k: v for k, v in opt.items() if k != "type"}
+    check_arch_args(opt["type"], kwargs)
+    return arch_class(opt["type"])(**kwargs)
+
+
+def scale_of(model: nn.Module) -> int:
+    """The scale factor of a generator (``upscale`` or ``scale`` attribute)."""
+    for attr in ("scale", "upscale"):
+        value = getattr(model, attr, None)
+        if isinstance(value, int):
+            return value
+    raise ValueError(f"{type(model).__name__} has no scale factor (not a super-resolution generator)")
+
+
+__all__ = [
+    "ARCHS",
+    "MSRResNet",
+    "RRDBNet",
+    "SCALE_ARG",
+    "SRCNN",
+    "SRResNet",
+    "VGGStyleDiscriminator",
+    "VGGStyleDiscriminatorAnySize",
+    "build",
+    "check_arch_args",
+    "scale_of",
+]

@@ -1,0 +1,122 @@
+"""SRResNet (Ledig et al., CVPR 2017) and MSRResNet (BasicSR's SRResNet without batch norm).
+
+Both map ``(N, C, h, w)`` to ``(N, C_out, upscale * h, upscale * w)`` for ``upscale`` in 2, 3, 4
+(x4 as two pixel-shuffle x2 steps, x3 as one x3 step).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sr.archs._init import scaled_kaiming_init
+
+SCALES = (2, 3, 4)
+
+
+def _check_scale(name: str, upscale: int) -> None:
+    if upscale not in SCALES:
+        raise ValueError(f"{name} upscale {upscale!r} is not supported; choose one of {list(SCALES)}")
+
+
+class ResidualBlockNoBN(nn.Module):
+    """``x + res_scale * conv2(relu(conv1(x)))`` (EDSR / BasicSR)."""
+
+    def __init__(self, num_feat: int = 64, res_scale: float = 1.0) -> None:
+        super().__init__()
+        self.res_scale = res_scale
+        self.conv1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.relu = nn.ReLU(inplace=True)
+        scaled_kaiming_init([self.conv1, self.conv2], 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.relu(self.conv1(x))) * self.res_scale
+
+
+class MSRResNet(nn.Module):
+    """BasicSR's modified SRResNet: no batch norm, LeakyReLU(0.1), global bilinear skip.
+
+    Arguments and attribute names are BasicSR's, so its checkpoints load with ``strict=True``.
+    """
+
+    def __init__(
+        self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 16, upscale: int = 4
+    ) -> None:
+        super().__init__()
+        _check_scale("MSRResNet", upscale)
+        if num_in_ch != num_out_ch:
+            raise ValueError(f"MSRResNet adds the upsampled input: num_in_ch ({num_in_ch}) must equal "
+                             f"num_out_ch ({num_out_ch})")
+        self.upscale = upscale
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.body = nn.Sequential(*(ResidualBlockNoBN(num_feat) for _ in range(num_block)))
+        if upscale == 4:
+            self.upconv1 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
+            self.upconv2 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
+            self.pixel_shuffle = nn.PixelShuffle(2)
+        else:
+            self.upconv1 = nn.Conv2d(num_feat, num_feat * upscale * upscale, 3, 1, 1)
+            self.pixel_shuffle = nn.PixelShuffle(upscale)
+        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
+        ups = [self.upconv1] + ([self.upconv2] if upscale == 4 else [])
+        scaled_kaiming_init([self.conv_first, *ups, self.conv_hr, self.conv_last], 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feat = self.lrelu(self.conv_first(x))
+        out = self.body(feat)
+        out = self.lrelu(self.pixel_shuffle(self.upconv1(out)))
+        if self.upscale == 4:
+            out = self.lrelu(self.pixel_shuffle(self.upconv2(out)))
+        out = self.conv_last(self.lrelu(self.conv_hr(out)))
+        base = F.interpolate(x, scale_factor=self.upscale, mode="bilinear", align_corners=False)
+        return out + base
+
+
+class ResidualBlockBN(nn.Module):
+    """Ledig et al.'s residual block: conv-BN-PReLU-conv-BN plus identity."""
+
+    def __init__(self, num_feat: int = 64) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.bn1 = nn.BatchNorm2d(num_feat)
+        self.prelu = nn.PReLU()
+        self.conv2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.bn2 = nn.BatchNorm2d(num_feat)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bn2(self.conv2(self.prelu(self.bn1(self.conv1(x)))))
+
+
+class SRResNet(nn.Module):
+    """The SRResNet generator of SRGAN (Ledig et al., Fig. 4): 9x9 head with PReLU, ``num_block``
+    residual blocks with batch norm, a conv-BN long skip, sub-pixel upsampling (conv, pixel shuffle,
+    PReLU per x2 step, one x3 step for x3) and a 9x9 tail. No output activation: the tensor
+    convention is [0, 1] in and out."""
+
+    def __init__(
+        self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 16, upscale: int = 4
+    ) -> None:
+        super().__init__()
+        _check_scale("SRResNet", upscale)
+        self.upscale = upscale
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 9, 1, 4)
+        self.prelu_first = nn.PReLU()
+        self.body = nn.Sequential(*(ResidualBlockBN(num_feat) for _ in range(num_block)))
+        self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.bn_body = nn.BatchNorm2d(num_feat)
+        steps = [3] if upscale == 3 else [2] * (upscale // 2)
+        layers: list[nn.Module] = []
+        for s in steps:
+            layers += [nn.Conv2d(num_feat, num_feat * s * s, 3, 1, 1), nn.PixelShuffle(s), nn.PReLU()]
+        self.upsample = nn.Sequential(*layers)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 9, 1, 4)
+        scaled_kaiming_init([self], 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feat = self.prelu_first(self.conv_first(x))
+        body = self.bn_body(self.conv_body(self.body(feat)))
+        return self.conv_last(self.upsample(feat + body))
