@@ -66,10 +66,10 @@ def scale_of(model: nn.Module) -> int:
 
 __all__ = [
     "ARCHS",
-    "MSRResNet",
-    "RRDBNet",
     "SCALE_ARG",
     "SRCNN",
+    "MSRResNet",
+    "RRDBNet",
     "SRResNet",
     "VGGStyleDiscriminator",
     "VGGStyleDiscriminatorAnySize",

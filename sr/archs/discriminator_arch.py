@@ -80,7 +80,9 @@ class VGGStyleDiscriminatorAnySize(_VGGFeatures):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if min(x.shape[-2:]) < self.MIN_SIZE:
-            raise ValueError(f"VGGStyleDiscriminatorAnySize needs patches of at least {self.MIN_SIZE}x"
-                             f"{self.MIN_SIZE}, got {tuple(x.shape[-2:])}")
+            raise ValueError(
+                f"VGGStyleDiscriminatorAnySize needs patches of at least {self.MIN_SIZE}x"
+                f"{self.MIN_SIZE}, got {tuple(x.shape[-2:])}"
+            )
         feat = self.pool(self.features(x)).flatten(1)
         return self.linear2(self.lrelu(self.linear1(feat)))

@@ -68,6 +68,7 @@ class RRDBNet(nn.Module):
         if scale not in SCALES:
             raise ValueError(f"RRDBNet scale {scale!r} is not supported; choose one of {list(SCALES)}")
         self.scale = scale
+        self.num_in_ch = num_in_ch
         self.fold = 4 // scale  # pixel-unshuffle factor: 1 (x4), 2 (x2), 4 (x1)
         self.conv_first = nn.Conv2d(num_in_ch * self.fold**2, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*(RRDB(num_feat, num_grow_ch) for _ in range(num_block)))

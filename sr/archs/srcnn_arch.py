@@ -14,6 +14,7 @@ The three layers are named ``conv1``, ``conv2``, ``conv3`` as in the official re
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -42,21 +43,24 @@ class SRCNN(nn.Module):
         if upsample not in UPSAMPLE_CHOICES:
             raise ValueError(f"SRCNN upsample {upsample!r}; choose one of {list(UPSAMPLE_CHOICES)}")
         if len(kernel_sizes) != 3 or any(k % 2 == 0 for k in kernel_sizes):
-            raise ValueError(f"SRCNN kernel_sizes must be three odd sizes such as (9, 5, 5), got {kernel_sizes}")
+            raise ValueError(
+                f"SRCNN kernel_sizes must be three odd sizes such as (9, 5, 5), got {kernel_sizes}"
+            )
         num_out_ch = num_in_ch if num_out_ch is None else num_out_ch
         self.upscale = upscale
+        self.num_in_ch = num_in_ch
         self.upsample = upsample
         self.padding_mode = padding_mode
         k1, k2, k3 = (int(k) for k in kernel_sizes)
-        conv = dict(padding_mode=padding_mode)
-        self.conv1 = nn.Conv2d(num_in_ch, num_feat, k1, padding=k1 // 2, **conv)
-        self.conv2 = nn.Conv2d(num_feat, num_feat2, k2, padding=k2 // 2, **conv)
-        self.conv3 = nn.Conv2d(num_feat2, num_out_ch, k3, padding=k3 // 2, **conv)
+        pm: Any = padding_mode
+        self.conv1 = nn.Conv2d(num_in_ch, num_feat, k1, padding=k1 // 2, padding_mode=pm)
+        self.conv2 = nn.Conv2d(num_feat, num_feat2, k2, padding=k2 // 2, padding_mode=pm)
+        self.conv3 = nn.Conv2d(num_feat2, num_out_ch, k3, padding=k3 // 2, padding_mode=pm)
         self.relu = nn.ReLU(inplace=True)
-        for layer, std in ((self.conv1, 1e-3), (self.conv2, 1e-3), (self.conv3, 1e-3)):
+        for layer in (self.conv1, self.conv2, self.conv3):
             # the paper: weights from a zero-mean Gaussian with std 0.001, biases 0
-            nn.init.normal_(layer.weight, std=std)
-            nn.init.zeros_(layer.bias)
+            nn.init.normal_(layer.weight, std=1e-3)
+            nn.init.zeros_(layer.bias)  # type: ignore[arg-type]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.upsample == "bicubic" and self.upscale != 1:

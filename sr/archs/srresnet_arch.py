@@ -42,14 +42,22 @@ class MSRResNet(nn.Module):
     """
 
     def __init__(
-        self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 16, upscale: int = 4
+        self,
+        num_in_ch: int = 3,
+        num_out_ch: int = 3,
+        num_feat: int = 64,
+        num_block: int = 16,
+        upscale: int = 4,
     ) -> None:
         super().__init__()
         _check_scale("MSRResNet", upscale)
         if num_in_ch != num_out_ch:
-            raise ValueError(f"MSRResNet adds the upsampled input: num_in_ch ({num_in_ch}) must equal "
-                             f"num_out_ch ({num_out_ch})")
+            raise ValueError(
+                f"MSRResNet adds the upsampled input: num_in_ch ({num_in_ch}) must equal "
+                f"num_out_ch ({num_out_ch})"
+            )
         self.upscale = upscale
+        self.num_in_ch = num_in_ch
         self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*(ResidualBlockNoBN(num_feat) for _ in range(num_block)))
         if upscale == 4:
@@ -98,11 +106,17 @@ class SRResNet(nn.Module):
     convention is [0, 1] in and out."""
 
     def __init__(
-        self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64, num_block: int = 16, upscale: int = 4
+        self,
+        num_in_ch: int = 3,
+        num_out_ch: int = 3,
+        num_feat: int = 64,
+        num_block: int = 16,
+        upscale: int = 4,
     ) -> None:
         super().__init__()
         _check_scale("SRResNet", upscale)
         self.upscale = upscale
+        self.num_in_ch = num_in_ch
         self.conv_first = nn.Conv2d(num_in_ch, num_feat, 9, 1, 4)
         self.prelu_first = nn.PReLU()
         self.body = nn.Sequential(*(ResidualBlockBN(num_feat) for _ in range(num_block)))

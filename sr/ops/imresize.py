@@ -12,9 +12,10 @@
 * the dimension with the smaller scale factor is resized first (height first on ties).
 
 Sampling weights are computed in float64 (MATLAB computes them in double) and cast to the input's
-dtype. The resize along one dimension is a sum over the kernel's taps of ``weight * gathered
-slice``: a loop over the few taps (at most ``ceil(width / scale) + 2``), never over rows, so it runs
-on any device and batch shape ``(..., H, W)``.
+dtype. Each 1-D resize is a product with a sparse ``(out, in)`` matrix holding those weights, so
+every output row is a vectorised weighted sum of a few input rows (no per-row Python loop); the
+width pass runs on the transposed image. It works on any device and batch shape ``(..., H, W)``;
+half-precision input is computed in float32 and cast back.
 """
 
 from __future__ import annotations
@@ -76,14 +77,13 @@ def contributions(
     """
     kernel, width, default_aa = _kernel(method)
     antialiasing = default_aa if antialiasing is None else antialiasing
-    if scale < 1 and antialiasing:
+    h: Kernel = kernel
+    if scale < 1 and antialiasing:  # stretch the kernel by 1/scale: low-pass before decimation
 
         def h(x: torch.Tensor) -> torch.Tensor:
             return scale * kernel(scale * x)
 
         width = width / scale
-    else:
-        h = kernel
     x = torch.arange(1, out_length + 1, dtype=torch.float64)
     u = x / scale + 0.5 * (1 - 1 / scale)
     left = torch.floor(u - width / 2)
@@ -105,18 +105,29 @@ def _kernel(method: str) -> tuple[Kernel, float, bool]:
         raise ValueError(f"unknown imresize method {method!r}; choose one of {sorted(KERNELS)}") from None
 
 
-def _resize_dim(x: torch.Tensor, dim: int, out_length: int, scale: float, method: str, aa: bool | None):
-    weights, indices = contributions(x.shape[dim], out_length, scale, method, aa)
-    weights = weights.to(device=x.device, dtype=x.dtype)
-    indices = indices.to(x.device)
-    shape = [1] * x.dim()
-    shape[dim] = out_length
-    out = None
-    for p in range(weights.shape[1]):
-        term = x.index_select(dim, indices[:, p]) * weights[:, p].view(shape)
-        out = term if out is None else out.add_(term)
-    assert out is not None
-    return out
+def resize_matrix(
+    in_length: int, out_length: int, scale: float, method: str, antialiasing: bool | None, dtype, device
+) -> torch.Tensor:
+    """The 1-D resize as a sparse ``(out_length, in_length)`` matrix (mirrored taps summed)."""
+    weights, indices = contributions(in_length, out_length, scale, method, antialiasing)
+    rows = torch.arange(out_length)[:, None].expand_as(indices)
+    coords = torch.stack([rows.reshape(-1), indices.reshape(-1)])
+    m = torch.sparse_coo_tensor(coords, weights.reshape(-1), (out_length, in_length), check_invariants=False)
+    m = m.coalesce()
+    return m.to(dtype=dtype, device=device)
+
+
+def _resize_rows(
+    x: torch.Tensor, out_length: int, scale: float, method: str, aa: bool | None
+) -> torch.Tensor:
+    """Resize dimension -2 of ``(..., H, W)``: one sparse-dense product per 2-D slice, each output
+    row a weighted sum of whole input rows (contiguous, vectorised)."""
+    m = resize_matrix(x.shape[-2], out_length, scale, method, aa, x.dtype, x.device)
+    flat = x.reshape(-1, *x.shape[-2:])
+    out = flat.new_empty(flat.shape[0], out_length, flat.shape[-1])
+    for i, plane in enumerate(flat):
+        out[i] = torch.sparse.mm(m, plane)
+    return out.reshape(*x.shape[:-2], out_length, x.shape[-1])
 
 
 def output_size(size: Sequence[int], scale: float | Sequence[float]) -> tuple[int, int]:
@@ -157,14 +168,21 @@ def imresize(
         out_h, out_w = output_size((in_h, in_w), (sh, sw))
     if min(sh, sw) <= 0 or min(out_h, out_w) <= 0:
         raise ValueError(f"imresize: scale and size must be positive, got scale={scale}, size={size}")
-    plan = [(-2, out_h, sh), (-1, out_w, sw)]
-    if sw < sh:  # MATLAB resizes the dimension with the smaller scale first
-        plan.reverse()
-    out = x
-    for dim, length, s in plan:
-        if length != out.shape[dim] or s != 1:
-            out = _resize_dim(out, out.dim() + dim, length, s, method, antialiasing)
-    return out
+    compute = x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+    def rows(t: torch.Tensor) -> torch.Tensor:
+        return _resize_rows(t, out_h, sh, method, antialiasing) if (out_h, sh) != (in_h, 1) else t
+
+    def cols(t: torch.Tensor) -> torch.Tensor:
+        if (out_w, sw) == (in_w, 1):
+            return t
+        # a contiguous transposed copy makes every "row" of the width pass a contiguous column
+        flipped = t.transpose(-1, -2).contiguous()
+        return _resize_rows(flipped, out_w, sw, method, antialiasing).transpose(-1, -2)
+
+    # MATLAB resizes the dimension with the smaller scale first (height on ties)
+    out = rows(cols(compute)) if sw < sh else cols(rows(compute))
+    return out.contiguous().to(x.dtype)
 
 
 TORCH_MODES = ("nearest", "bilinear", "bicubic")

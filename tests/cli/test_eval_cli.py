@@ -1,0 +1,103 @@
+"""``sr-eval`` end to end on images the test makes itself: output format, errors, saved images."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from sr.archs import RRDBNet
+from sr.checkpoints import save_checkpoint
+from sr.cli.eval import main
+from sr.data.imageio import read_image, write_image
+from sr.data.samples import build_samples
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("samples")
+    build_samples(d, ("camera", "chelsea"))
+    (d / "notes.txt").write_text("not an image")
+    return d
+
+
+def test_json_layout_and_skipped_non_image(tmp_path, data, capsys, caplog):
+    out = tmp_path / "r.json"
+    main(["--model", "bicubic", "--scale", "3", "--data", str(data), "--json", str(out)])
+    r = json.loads(out.read_text())
+    assert set(r) >= {"scale", "protocol", "model", "datasets"}
+    ds = r["datasets"][data.name]
+    assert set(ds["images"]) == {"camera", "chelsea"}
+    assert ds["psnr"] == pytest.approx(sum(v["psnr"] for v in ds["images"].values()) / 2)
+    assert 20 < ds["psnr"] < 40 and 0 < ds["ssim"] < 1
+    printed = capsys.readouterr().out
+    assert "camera" in printed and "mean" in printed
+    assert "notes.txt" in caplog.text
+
+
+def test_nearest_is_worse_than_bicubic(tmp_path, data):
+    scores = {}
+    for model in ("nearest", "bicubic"):
+        out = tmp_path / f"{model}.json"
+        main(["--model", model, "--scale", "4", "--data", str(data), "--json", str(out), "--quiet"])
+        scores[model] = json.loads(out.read_text())["datasets"][data.name]["psnr"]
+    assert scores["nearest"] < scores["bicubic"] - 0.5
+
+
+def test_checkpoint_model_and_saved_images(tmp_path, data):
+    torch.manual_seed(0)
+    net = RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, scale=2)
+    ckpt = save_checkpoint(
+        tmp_path / "net.pth",
+        net,
+        arch={"type": "RRDBNet", "num_feat": 8, "num_block": 1, "num_grow_ch": 4, "scale": 2},
+    )
+    save = tmp_path / "out"
+    main(["--model", str(ckpt), "--scale", "2", "--data", str(data), "--save-images", str(save), "--quiet"])
+    img = read_image(save / data.name / "chelsea.png")
+    hr = read_image(data / "chelsea.png")
+    assert img.data.shape == hr.data.shape  # chelsea is a multiple of 12: no crop
+
+
+def test_errors_name_the_culprit(tmp_path, data):
+    def err(args):
+        proc = subprocess.run([sys.executable, "-m", "sr.cli.eval", *args], capture_output=True, text=True)
+        assert proc.returncode == 2
+        return proc.stderr
+
+    assert "folder not found" in err(["--model", "bicubic", "--scale", "4", "--data", str(tmp_path / "none")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert f"{empty} holds no image files" in err(
+        ["--model", "bicubic", "--scale", "4", "--data", str(empty)]
+    )
+    assert "neither a checkpoint file nor a baseline" in err(
+        ["--model", "bicubicc", "--scale", "4", "--data", str(data)]
+    )
+    ckpt = save_checkpoint(
+        tmp_path / "x2.pth",
+        RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, scale=2),
+        arch={"type": "RRDBNet", "num_feat": 8, "num_block": 1, "num_grow_ch": 4, "scale": 2},
+    )
+    msg = err(["--model", str(ckpt), "--scale", "4", "--data", str(data)])
+    assert "2" in msg and "4" in msg and "x2.pth" in msg
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    assert "broken.png" in err(["--model", "bicubic", "--scale", "4", "--data", str(bad)])
+
+
+def test_blocky_image_survives_nearest_exactly(tmp_path):
+    # MATLAB nearest x1/4 picks one pixel per 4x4 block and nearest x4 repeats it: a piecewise-constant
+    # image of 4x4 blocks comes back exactly, so PSNR is infinite
+    blocks = torch.rand(3, 6, 6).repeat_interleave(4, 1).repeat_interleave(4, 2)
+    d = tmp_path / "blocky"
+    write_image(d / "b.png", blocks)
+    out = tmp_path / "r.json"
+    main(["--model", "nearest", "--scale", "4", "--data", str(d), "--json", str(out), "--crop-border", "0"])
+    r = json.loads(out.read_text())["datasets"]["blocky"]["images"]["b"]
+    assert math.isinf(r["psnr"]) and r["ssim"] == pytest.approx(1.0)
