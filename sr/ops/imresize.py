@@ -12,14 +12,15 @@
 * the dimension with the smaller scale factor is resized first (height first on ties).
 
 Sampling weights are computed in float64 (MATLAB computes them in double) and cast to the input's
-dtype. Each 1-D resize is a product with a sparse ``(out, in)`` matrix holding those weights, so
-every output row is a vectorised weighted sum of a few input rows (no per-row Python loop); the
-width pass runs on the transposed image. It works on any device and batch shape ``(..., H, W)``;
-half-precision input is computed in float32 and cast back.
+dtype. The height pass is a product with a sparse ``(out, in)`` matrix holding those weights, so
+every output row is a vectorised weighted sum of a few input rows; the width pass multiplies by
+dense bands of the same weights. Neither loops over rows or pixels in Python. It works on any
+device and batch shape ``(..., H, W)``; half-precision input is computed in float32 and cast back.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -66,6 +67,7 @@ KERNELS: dict[str, tuple[Kernel, float, bool]] = {
 }
 
 
+@functools.lru_cache(maxsize=64)
 def contributions(
     in_length: int, out_length: int, scale: float, method: str = "bicubic", antialiasing: bool | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,6 +76,7 @@ def contributions(
     A line-by-line port of the semantics of MATLAB's ``contributions`` sub-function: the output
     sample ``x`` (1-based) sits at input coordinate ``u = x / scale + 0.5 * (1 - 1 / scale)``.
     Indices are 0-based and already folded back into ``[0, in_length)`` by symmetric padding.
+    Results are cached (images of one size are usually resized many times): do not modify them.
     """
     kernel, width, default_aa = _kernel(method)
     antialiasing = default_aa if antialiasing is None else antialiasing
@@ -105,29 +108,55 @@ def _kernel(method: str) -> tuple[Kernel, float, bool]:
         raise ValueError(f"unknown imresize method {method!r}; choose one of {sorted(KERNELS)}") from None
 
 
-def resize_matrix(
-    in_length: int, out_length: int, scale: float, method: str, antialiasing: bool | None, dtype, device
+@functools.lru_cache(maxsize=64)
+def _sparse_matrix(
+    in_length: int, out_length: int, scale: float, method: str, antialiasing: bool | None, planes: int = 1
 ) -> torch.Tensor:
-    """The 1-D resize as a sparse ``(out_length, in_length)`` matrix (mirrored taps summed)."""
+    """Block-diagonal sparse ``(planes * out, planes * in)`` matrix: the 1-D resize of each of
+    ``planes`` stacked images (mirrored taps summed), float64 on the CPU."""
     weights, indices = contributions(in_length, out_length, scale, method, antialiasing)
-    rows = torch.arange(out_length)[:, None].expand_as(indices)
-    coords = torch.stack([rows.reshape(-1), indices.reshape(-1)])
-    m = torch.sparse_coo_tensor(coords, weights.reshape(-1), (out_length, in_length), check_invariants=False)
-    m = m.coalesce()
-    return m.to(dtype=dtype, device=device)
+    rows = torch.arange(out_length)[:, None].expand_as(indices).reshape(-1)
+    cols, values = indices.reshape(-1), weights.reshape(-1)
+    offsets = torch.arange(planes)[:, None]
+    coords = torch.stack(
+        [(rows + offsets * out_length).reshape(-1), (cols + offsets * in_length).reshape(-1)]
+    )
+    shape = (planes * out_length, planes * in_length)
+    m = torch.sparse_coo_tensor(coords, values.repeat(planes), shape, check_invariants=False)
+    return m.coalesce()
 
 
 def _resize_rows(
     x: torch.Tensor, out_length: int, scale: float, method: str, aa: bool | None
 ) -> torch.Tensor:
-    """Resize dimension -2 of ``(..., H, W)``: one sparse-dense product per 2-D slice, each output
-    row a weighted sum of whole input rows (contiguous, vectorised)."""
-    m = resize_matrix(x.shape[-2], out_length, scale, method, aa, x.dtype, x.device)
-    flat = x.reshape(-1, *x.shape[-2:])
-    out = flat.new_empty(flat.shape[0], out_length, flat.shape[-1])
-    for i, plane in enumerate(flat):
-        out[i] = torch.sparse.mm(m, plane)
+    """Resize dimension -2 of ``(..., H, W)``: the stacked planes ``(P * H, W)`` times a
+    block-diagonal sparse matrix, one product in which every output row is a vectorised weighted
+    sum of a few whole input rows, written straight into the ``(..., H_out, W)`` layout."""
+    planes = x.numel() // (x.shape[-2] * x.shape[-1])
+    m = _sparse_matrix(x.shape[-2], out_length, scale, method, aa, planes).to(dtype=x.dtype, device=x.device)
+    out = torch.sparse.mm(m, x.reshape(-1, x.shape[-1]))
     return out.reshape(*x.shape[:-2], out_length, x.shape[-1])
+
+
+COLUMN_BLOCK = 32  # output columns per dense block of the width pass
+
+
+def _resize_cols(
+    x: torch.Tensor, out_length: int, scale: float, method: str, aa: bool | None
+) -> torch.Tensor:
+    """Resize dimension -1 of ``(..., H, W)`` without transposing: the weights are cut into dense
+    bands of ``COLUMN_BLOCK`` output columns, each a small matrix product over the few input
+    columns it touches."""
+    weights, indices = contributions(x.shape[-1], out_length, scale, method, aa)
+    weights = weights.to(device=x.device, dtype=x.dtype)
+    indices = indices.to(x.device)
+    pieces = []
+    for start in range(0, out_length, COLUMN_BLOCK):
+        w, idx = weights[start : start + COLUMN_BLOCK], indices[start : start + COLUMN_BLOCK]
+        lo, hi = int(idx.min()), int(idx.max()) + 1
+        band = torch.zeros(w.shape[0], hi - lo, dtype=x.dtype, device=x.device).scatter_add_(1, idx - lo, w)
+        pieces.append(torch.matmul(x[..., lo:hi], band.T))
+    return torch.cat(pieces, dim=-1)
 
 
 def output_size(size: Sequence[int], scale: float | Sequence[float]) -> tuple[int, int]:
@@ -174,11 +203,7 @@ def imresize(
         return _resize_rows(t, out_h, sh, method, antialiasing) if (out_h, sh) != (in_h, 1) else t
 
     def cols(t: torch.Tensor) -> torch.Tensor:
-        if (out_w, sw) == (in_w, 1):
-            return t
-        # a contiguous transposed copy makes every "row" of the width pass a contiguous column
-        flipped = t.transpose(-1, -2).contiguous()
-        return _resize_rows(flipped, out_w, sw, method, antialiasing).transpose(-1, -2)
+        return _resize_cols(t, out_w, sw, method, antialiasing) if (out_w, sw) != (in_w, 1) else t
 
     # MATLAB resizes the dimension with the smaller scale first (height on ties)
     out = rows(cols(compute)) if sw < sh else cols(rows(compute))

@@ -91,13 +91,12 @@ def test_errors_name_the_culprit(tmp_path, data):
     assert "broken.png" in err(["--model", "bicubic", "--scale", "4", "--data", str(bad)])
 
 
-def test_blocky_image_survives_nearest_exactly(tmp_path):
-    # MATLAB nearest x1/4 picks one pixel per 4x4 block and nearest x4 repeats it: a piecewise-constant
-    # image of 4x4 blocks comes back exactly, so PSNR is infinite
-    blocks = torch.rand(3, 6, 6).repeat_interleave(4, 1).repeat_interleave(4, 2)
-    d = tmp_path / "blocky"
-    write_image(d / "b.png", blocks)
+def test_flat_image_comes_back_exactly(tmp_path):
+    # bicubic weights sum to one, so a constant image survives degradation and upscaling exactly:
+    # PSNR is infinite (written to JSON as Infinity) and SSIM is 1
+    d = tmp_path / "flat"
+    write_image(d / "f.png", torch.full((3, 24, 24), 0.4))
     out = tmp_path / "r.json"
     main(["--model", "nearest", "--scale", "4", "--data", str(d), "--json", str(out), "--crop-border", "0"])
-    r = json.loads(out.read_text())["datasets"]["blocky"]["images"]["b"]
+    r = json.loads(out.read_text())["datasets"]["flat"]["images"]["f"]
     assert math.isinf(r["psnr"]) and r["ssim"] == pytest.approx(1.0)
