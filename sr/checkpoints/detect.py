@@ -119,14 +119,18 @@ def _msrresnet(sd: StateDict, where: str) -> ArchSpec | None:
             f"{where}: MSRResNet-like weights with upconv1 of {up_out} channels for {num_feat} features "
             "match no upscale (2: 4x, 3: 9x, 4: 4x plus upconv2)"
         )
-    kwargs = {
+    return ArchSpec("MSRResNet", _resnet_kwargs(sd, where, upscale))
+
+
+def _resnet_kwargs(sd: StateDict, where: str, upscale: int) -> dict:
+    """Constructor arguments shared by MSRResNet and SRResNet, read from the shapes."""
+    return {
         "num_in_ch": _shape(sd, "conv_first.weight")[1],
         "num_out_ch": _shape(sd, "conv_last.weight")[0],
-        "num_feat": num_feat,
+        "num_feat": _shape(sd, "conv_first.weight")[0],
         "num_block": _count(sd, "body.", where),
         "upscale": upscale,
     }
-    return ArchSpec("MSRResNet", kwargs)
 
 
 def _srresnet(sd: StateDict, where: str) -> ArchSpec | None:
@@ -151,14 +155,7 @@ def _srresnet(sd: StateDict, where: str) -> ArchSpec | None:
             f"{where}: SRResNet-like weights with upsampling convs of {list(outs)} channels for {num_feat} "
             "features match no upscale (2: 4x, 3: 9x, 4: 4x and 4x)"
         )
-    kwargs = {
-        "num_in_ch": _shape(sd, "conv_first.weight")[1],
-        "num_out_ch": _shape(sd, "conv_last.weight")[0],
-        "num_feat": num_feat,
-        "num_block": _count(sd, "body.", where),
-        "upscale": upscale,
-    }
-    return ArchSpec("SRResNet", kwargs)
+    return ArchSpec("SRResNet", _resnet_kwargs(sd, where, upscale))
 
 
 def _srcnn(sd: StateDict, where: str) -> ArchSpec | None:

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import pickle
-import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from sr.archs import ARCHS, check_arch_args
+from sr.atomic import atomic_write
 from sr.checkpoints._pickle_scan import refused_globals
 from sr.checkpoints.errors import CheckpointError
 from sr.checkpoints.legacy import convert_legacy, legacy_layout, strip_module_prefix
@@ -232,27 +232,10 @@ def _tensor_dict(
 
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with tmp.open("xb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, Exception):
-            raise CheckpointError(f"{path}: could not save: {_first_line(exc)}") from exc
-        raise
-    try:  # make the rename itself durable; not possible on every platform
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+        atomic_write(path, write)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: could not save: {_first_line(exc)}") from exc
 
 
 def _preview(keys: list, n: int = 6) -> str:

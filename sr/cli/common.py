@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
+
+from sr.atomic import atomic_write_bytes
 
 
 def parse_net_opt(items: list[str] | None) -> dict[str, Any]:
@@ -40,20 +40,7 @@ def pick_device(name: str) -> torch.device:
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     """Write JSON to ``path`` through a temporary file and a rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
 
 
 def fail(prog: str, message: str, code: int = 2) -> None:

@@ -16,7 +16,6 @@ import io
 import logging
 import os
 import struct
-import uuid
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,8 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image as PILImage
+
+from sr.atomic import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def write_image(
     except (ValueError, OSError, cv2.error) as e:
         raise ImageWriteError(f"{p}: cannot encode image: {e}") from e
     try:
-        _atomic_write(p, encoded)
+        atomic_write_bytes(p, encoded)
     except OSError as e:
         raise ImageWriteError(f"{p}: cannot write file: {e}") from e
     return p
@@ -320,19 +321,3 @@ def _encode_wide(ext: str, pixels: np.ndarray, icc: bytes | None, p: Path) -> by
     elif icc is not None:
         logger.warning("%s: 16-bit colour TIFF is written without the ICC profile", p)
     return encoded
-
-
-def _atomic_write(p: Path, encoded: bytes) -> None:
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        # os.open (not mkstemp) so that the file gets the usual umask-based permissions, not 0600.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as f:
-            f.write(encoded)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
