@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,15 +16,25 @@ from sr.atomic import atomic_write_bytes
 def parse_net_opt(items: list[str] | None) -> dict[str, Any]:
     """``["padding_mode=replicate", "num_block=6"]`` -> ``{"padding_mode": "replicate", "num_block": 6}``.
 
-    Values are YAML scalars (``6`` an int, ``1e-4`` a float, ``true`` a bool, anything else a string)."""
+    Values are read as YAML (``6`` an int, ``true`` a bool, ``[9, 5, 5]`` a list), with ``1e-4``
+    a float (plain YAML 1.1 would keep it a string); anything else stays a string. A malformed
+    item is a ``ValueError`` naming it."""
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise argparse.ArgumentTypeError(f"--net-opt expects key=value, got {item!r}")
-        parsed = yaml.safe_load(value) if value.strip() else ""
-        if isinstance(parsed, str) and parsed != value.strip():
-            parsed = value
+            raise ValueError(f"--net-opt expects key=value, got {item!r}")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as err:
+            raise ValueError(
+                f"--net-opt {item!r}: cannot read the value ({err.__class__.__name__})"
+            ) from None
+        if isinstance(parsed, str):
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
         out[key.strip()] = parsed
     return out
 
