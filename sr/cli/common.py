@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from sr.atomic import atomic_write_bytes
+from sr.options.loader import parse_assignment
 
 
 def parse_net_opt(items: list[str] | None) -> dict[str, Any]:
@@ -18,24 +18,12 @@ def parse_net_opt(items: list[str] | None) -> dict[str, Any]:
 
     Values are read as YAML (``6`` an int, ``true`` a bool, ``[9, 5, 5]`` a list), with ``1e-4``
     a float (plain YAML 1.1 would keep it a string); anything else stays a string. A malformed
-    item is a ``ValueError`` naming it."""
+    item is a ``ValueError`` naming it. Same parser as ``sr-train --set``
+    (:func:`sr.options.loader.parse_assignment`)."""
     out: dict[str, Any] = {}
     for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--net-opt expects key=value, got {item!r}")
-        try:
-            parsed = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError as err:
-            raise ValueError(
-                f"--net-opt {item!r}: cannot read the value ({err.__class__.__name__})"
-            ) from None
-        if isinstance(parsed, str):
-            try:
-                parsed = float(parsed)
-            except ValueError:
-                pass
-        out[key.strip()] = parsed
+        key, value = parse_assignment(item, "--net-opt")
+        out[key] = value
     return out
 
 

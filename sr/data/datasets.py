@@ -1,0 +1,221 @@
+"""Training and validation datasets over DIV2K-style folders, BasicSR meta-info lists and LMDBs.
+
+Items are dicts ``{"lq": float32 (3, h, w), "gt": float32 (3, h * scale, w * scale), "key": GT stem}``,
+RGB in [0, 1] (gray files replicated to three channels, alpha dropped).
+
+An item is addressed by ``dataset[index]`` or ``dataset[(index, seed)]``; the random crop (``gt_size``)
+and the flips/transposes (``use_hflip``, ``use_rot``) are drawn from ``numpy.random.default_rng(seed)``,
+so an item depends only on ``(index, seed)``: never on global RNG state or on the worker. A plain int
+means seed 0 (validation sets, with ``gt_size`` null, draw nothing).
+
+- :class:`PairedImageDataset`: GT and LQ images; the LQ of GT stem ``S`` is ``filename_tmpl.format(S)``
+  with any image extension (DIV2K: ``'{}x4'``). The LQ must be exactly GT size / scale. Training crops
+  ``gt_size`` from the GT and ``gt_size / scale`` from the LQ at the matching place.
+- :class:`HRImageDataset`: GT only; the LQ is MATLAB bicubic (``sr.ops.imresize``) at 1/scale of the GT,
+  rounded to 8 bits as a saved file would be. Training crops the GT patch first (anywhere), augments it
+  and downscales the patch (cheap; the LQ is exactly ``round8(imresize(gt_patch, 1/scale))``).
+  Validation crops the whole GT to a multiple of the scale (bottom/right), then downscales it.
+
+``cache: true`` decodes every image in the main process when the dataset is built; DataLoader workers
+forked afterwards share those pages copy-on-write (one copy in memory, not one per worker).
+``on_corrupt: skip`` decodes every image at build time, drops pairs with an unreadable file (warning
+each, listed in ``dataset.skipped``); ``error`` (the default) fails at the first read naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from sr.data.imageio import ImageReadError
+from sr.data.sources import DatasetError, ImageSource, gt_entries, lq_index, require_dir
+from sr.data.transforms import apply_augment, draw_augment, mod_crop, random_crop_origin, round_to_8bit
+from sr.ops import imresize
+from sr.options.schema import DatasetOptions
+
+log = logging.getLogger(__name__)
+
+Item = dict[str, Any]
+
+
+class _SRDataset(Dataset):
+    """Shared machinery: the entry list ``(stem, gt_ref, lq_ref | None)``, corrupt-file handling,
+    caching and the ``(index, seed)`` protocol. Subclasses implement :meth:`make_item`."""
+
+    def __init__(
+        self,
+        opt: DatasetOptions,
+        scale: int,
+        key: str,
+        entries: list[tuple[str, str, str | None]],
+        gt: ImageSource,
+        lq: ImageSource | None,
+    ) -> None:
+        self.opt, self.scale, self.key = opt, scale, key
+        self.gt_source, self.lq_source = gt, lq
+        self.skipped: list[Path] = []
+        if opt.on_corrupt == "skip" or opt.cache:
+            entries = self._preload(entries, cache=opt.cache, skip=opt.on_corrupt == "skip")
+        if not entries:
+            raise DatasetError(f"{key}: no readable images ({len(self.skipped)} skipped)")
+        self.entries = entries
+
+    def _preload(
+        self, entries: list[tuple[str, str, str | None]], *, cache: bool, skip: bool
+    ) -> list[tuple[str, str, str | None]]:
+        kept = []
+        for stem, gt_ref, lq_ref in entries:
+            try:
+                for source, ref in ((self.gt_source, gt_ref), (self.lq_source, lq_ref)):
+                    if source is not None and ref is not None:
+                        source.fill_cache(ref) if cache else source.check(ref)
+            except ImageReadError as e:
+                if not skip:
+                    raise ImageReadError(f"{self.key}: {e}") from e
+                bad = source.path_of(ref) if source is not None and ref is not None else Path(gt_ref)
+                log.warning("%s: skipping %s: %s", self.key, bad, e)
+                self.skipped.append(bad)
+                continue
+            kept.append((stem, gt_ref, lq_ref))
+        if self.skipped:
+            log.warning("%s: skipped %d unreadable image(s)", self.key, len(self.skipped))
+        return kept
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, item: int | tuple[int, int]) -> Item:
+        index, seed = item if isinstance(item, tuple | list) else (item, 0)
+        stem, gt_ref, lq_ref = self.entries[index]
+        rng = np.random.default_rng(int(seed))
+        lq, gt = self.make_item(gt_ref, lq_ref, rng)
+        return {"lq": lq, "gt": gt, "key": stem}
+
+    def make_item(
+        self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def _read(self, source: ImageSource, ref: str) -> torch.Tensor:
+        try:
+            return source.read(ref)
+        except ImageReadError as e:
+            raise ImageReadError(f"{self.key}: {e}") from e
+
+    def _augment(self, rng: np.random.Generator, *xs: torch.Tensor) -> list[torch.Tensor]:
+        flags = draw_augment(rng, self.opt.use_hflip, self.opt.use_rot)
+        return [apply_augment(x, flags) for x in xs]
+
+    def _check_fits(self, gt: torch.Tensor, gt_ref: str) -> None:
+        size = self.opt.gt_size
+        assert size is not None
+        if gt.shape[-2] < size or gt.shape[-1] < size:
+            raise DatasetError(
+                f"{self.key}: {self.gt_source.describe(gt_ref)} is {gt.shape[-1]}x{gt.shape[-2]}, "
+                f"smaller than gt_size {size}"
+            )
+
+
+class PairedImageDataset(_SRDataset):
+    """GT/LQ pairs from folders, a meta-info list or LMDBs (see the module docstring)."""
+
+    def make_item(
+        self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        assert lq_ref is not None and self.lq_source is not None
+        gt, lq = self._read(self.gt_source, gt_ref), self._read(self.lq_source, lq_ref)
+        s = self.scale
+        if gt.shape[-2] != lq.shape[-2] * s or gt.shape[-1] != lq.shape[-1] * s:
+            raise DatasetError(
+                f"{self.key}: LQ {self.lq_source.describe(lq_ref)} is {lq.shape[-1]}x{lq.shape[-2]} but "
+                f"GT {self.gt_source.describe(gt_ref)} is {gt.shape[-1]}x{gt.shape[-2]}; "
+                f"the LQ must be exactly GT / {s}"
+            )
+        if self.opt.gt_size is None:
+            return lq, gt
+        self._check_fits(gt, gt_ref)
+        lq_size = self.opt.gt_size // s
+        top, left = random_crop_origin(rng, lq.shape[-2], lq.shape[-1], lq_size)
+        lq = lq[:, top : top + lq_size, left : left + lq_size]
+        gt = gt[:, top * s : (top + lq_size) * s, left * s : (left + lq_size) * s]
+        lq, gt = self._augment(rng, lq, gt)
+        return lq, gt
+
+
+class HRImageDataset(_SRDataset):
+    """GT only; the LQ made by MATLAB bicubic at 1/scale and rounded to 8 bits (module docstring).
+
+    With ``cache`` and no ``gt_size`` (validation), the LQ images are computed once at build time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lq_cache: dict[str, torch.Tensor] = {}
+        if self.opt.cache and self.opt.gt_size is None:
+            for _, gt_ref, _ in self.entries:
+                self._lq_cache[gt_ref] = self._downscale(
+                    mod_crop(self._read(self.gt_source, gt_ref), self.scale)
+                )
+
+    def _downscale(self, gt: torch.Tensor) -> torch.Tensor:
+        return round_to_8bit(imresize(gt, 1 / self.scale))
+
+    def make_item(
+        self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        gt = self._read(self.gt_source, gt_ref)
+        if self.opt.gt_size is None:
+            gt = mod_crop(gt, self.scale)
+            lq = self._lq_cache.get(gt_ref)
+            return (self._downscale(gt) if lq is None else lq), gt
+        self._check_fits(gt, gt_ref)
+        size = self.opt.gt_size
+        top, left = random_crop_origin(rng, gt.shape[-2], gt.shape[-1], size)
+        (gt,) = self._augment(rng, gt[:, top : top + size, left : left + size])
+        return self._downscale(gt), gt
+
+
+def build_dataset(opt: DatasetOptions, scale: int, *, key: str) -> _SRDataset:
+    """The dataset ``opt`` describes, for upscaling factor ``scale``; ``key`` (e.g. ``datasets.train``)
+    names it in errors. Raises :class:`DatasetError` for a missing dataroot, a GT without its LQ,
+    an impossible ``gt_size``, or (``on_corrupt: error`` with ``cache``) an unreadable image."""
+    if scale < 1:
+        raise DatasetError(f"{key}: scale must be >= 1, got {scale}")
+    if opt.gt_size is not None and (opt.gt_size < scale or opt.gt_size % scale):
+        raise DatasetError(f"{key}.gt_size: {opt.gt_size} is not a positive multiple of the scale {scale}")
+    backend = opt.io_backend.type
+    what = "LMDB folder" if backend == "lmdb" else "folder"
+    gt_root = require_dir(opt.dataroot_gt, f"{key}.dataroot_gt", what)
+    gt_source = ImageSource(gt_root, backend)
+    gts = gt_entries(gt_root, backend, opt.meta_info_file, key)
+    if opt.type == "HRImageDataset":
+        if opt.dataroot_lq is not None:
+            raise DatasetError(
+                f"{key}.dataroot_lq: HRImageDataset makes the LQ itself; remove dataroot_lq "
+                "or use type: PairedImageDataset"
+            )
+        return HRImageDataset(opt, scale, key, [(s, r, None) for s, r in gts], gt_source, None)
+    if opt.type != "PairedImageDataset":
+        raise DatasetError(f"{key}.type: unknown {opt.type!r}; allowed: HRImageDataset, PairedImageDataset")
+    lq_root = require_dir(opt.dataroot_lq, f"{key}.dataroot_lq", what)
+    index = lq_index(lq_root, backend, f"{key}.dataroot_lq")
+    entries: list[tuple[str, str, str | None]] = []
+    for stem, gt_ref in gts:
+        try:
+            lq_stem = opt.filename_tmpl.format(stem)
+        except (IndexError, KeyError, ValueError) as e:
+            raise DatasetError(
+                f"{key}.filename_tmpl: {opt.filename_tmpl!r} is not a template with one '{{}}' ({e})"
+            ) from e
+        found = index.get(lq_stem, [])
+        where = f"{lq_root}:{lq_stem}" if backend == "lmdb" else f"{lq_root / lq_stem}.<image extension>"
+        if not found:
+            raise DatasetError(f"{key}: no LQ image for GT {gt_source.describe(gt_ref)}: expected {where}")
+        if len(found) > 1:
+            raise DatasetError(f"{key}: several LQ images for GT {gt_source.describe(gt_ref)}: {found}")
+        entries.append((stem, gt_ref, found[0]))
+    return PairedImageDataset(opt, scale, key, entries, gt_source, ImageSource(lq_root, backend))
