@@ -16,6 +16,7 @@ from sr.archs.discriminator_arch import VGGStyleDiscriminator, VGGStyleDiscrimin
 from sr.archs.rrdbnet_arch import RRDBNet
 from sr.archs.srcnn_arch import SRCNN
 from sr.archs.srresnet_arch import MSRResNet, SRResNet
+from sr.archs.vgg_arch import VGGFeatureExtractor
 
 ARCHS: dict[str, type[nn.Module]] = {
     "SRCNN": SRCNN,
@@ -24,6 +25,7 @@ ARCHS: dict[str, type[nn.Module]] = {
     "RRDBNet": RRDBNet,
     "VGGStyleDiscriminator": VGGStyleDiscriminator,
     "VGGStyleDiscriminatorAnySize": VGGStyleDiscriminatorAnySize,
+    "VGGFeatureExtractor": VGGFeatureExtractor,
 }
 
 # the constructor argument holding the scale factor, per generator
@@ -71,6 +73,7 @@ __all__ = [
     "MSRResNet",
     "RRDBNet",
     "SRResNet",
+    "VGGFeatureExtractor",
     "VGGStyleDiscriminator",
     "VGGStyleDiscriminatorAnySize",
     "build",
