@@ -1,0 +1,58 @@
+"""torchrun/DDP, read from ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``; one process is world size 1.
+
+``DistContext.from_env(backend)`` starts the process group when torchrun launched us (backend
+``auto``: NCCL with CUDA, else gloo) and picks this process's device. Rank 0 alone writes files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistContext:
+    rank: int
+    local_rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_env(cls, backend: str = "auto", device: str = "auto") -> DistContext:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+        if use_cuda and not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: CUDA is not available on this machine")
+        dev = torch.device("cuda", local) if use_cuda else torch.device("cpu")
+        if use_cuda:
+            torch.cuda.set_device(dev)
+        if world > 1 and not dist.is_initialized():
+            chosen = ("nccl" if use_cuda else "gloo") if backend == "auto" else backend
+            dist.init_process_group(chosen, rank=rank, world_size=world)
+        return cls(rank, local, world, dev)
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+    def mean(self, values: dict[str, float]) -> dict[str, float]:
+        """Average logged numbers over ranks (same keys on every rank)."""
+        if self.world_size == 1 or not values:
+            return values
+        keys = sorted(values)
+        t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return {k: v / self.world_size for k, v in zip(keys, t.tolist(), strict=True)}
+
+    def close(self) -> None:
+        if self.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()

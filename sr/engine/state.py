@@ -1,0 +1,78 @@
+"""Training states: one self-contained file per save, written atomically.
+
+``<run>/training_states/<iter>.state`` holds the model's state (G, D, EMA, optimizers, schedulers,
+grad scaler), the iteration, the data position and the RNG states. It is written to a temporary
+file and renamed, so an interrupted save leaves the previous state intact, and it is read with
+``weights_only=True`` (only tensors and plain containers).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sr.atomic import atomic_write
+
+log = logging.getLogger(__name__)
+
+STATE_SUFFIX = ".state"
+FORMAT_VERSION = 1
+
+
+def rng_states() -> dict[str, Any]:
+    states: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_state(folder: Path, it: int, model_state: dict[str, Any], extra: dict[str, Any]) -> Path:
+    path = folder / f"{it}{STATE_SUFFIX}"
+    obj = {"version": FORMAT_VERSION, "iter": it, "model": model_state, "rng": rng_states(), **extra}
+    atomic_write(path, lambda f: torch.save(obj, f))
+    return path
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"training state not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable training state ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(state, dict) or state.get("version") != FORMAT_VERSION or "model" not in state:
+        raise ValueError(f"{path}: not an sr training state (version {FORMAT_VERSION})")
+    return state
+
+
+def list_states(folder: Path) -> list[Path]:
+    """The complete states of ``folder``, oldest iteration first (temporary files ignored)."""
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if re.fullmatch(rf"\d+{re.escape(STATE_SUFFIX)}", p.name)]
+    return sorted(found, key=lambda p: int(p.stem))
+
+
+def latest_state(folder: Path) -> Path | None:
+    states = list_states(folder)
+    return states[-1] if states else None
+
+
+def prune_states(folder: Path, keep_last: int) -> None:
+    """Remove all but the newest ``keep_last + 1`` states (0 keeps every one)."""
+    if keep_last <= 0:
+        return
+    for old in list_states(folder)[: -(keep_last + 1)]:
+        old.unlink(missing_ok=True)
+        log.info("removed old training state %s", old)

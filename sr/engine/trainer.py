@@ -1,0 +1,235 @@
+"""The training loop: cadence (log, validate, save), resume, signals. What one iteration does is
+the model's business (``sr.models``).
+
+Run folder ``<experiments_root>/<name>/``: ``options.yml`` (the resolved options), ``train_*.log``,
+``models/net_g_<iter>.pth`` (``params``/``params_ema``/``arch``), ``models/net_g_latest.pth``,
+``models/net_g_best.pth``, ``training_states/<iter>.state``, ``visualization/``, ``tb_logger/``.
+Iterations are 1-based; the state saved after iteration ``k`` resumes at ``k + 1`` with the same
+weights, optimizer moments, schedule, RNG and data stream, so an interrupted CPU run in
+deterministic mode ends bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from sr.atomic import atomic_write_bytes
+from sr.data import build_dataset, build_train_loader, build_val_loader, iterate_forever
+from sr.engine.dist import DistContext
+from sr.engine.logger import Progress, TensorBoard, add_file_handler
+from sr.engine.state import latest_state, load_state, prune_states, restore_rng, save_state
+from sr.engine.validate import Validator
+from sr.models import NonFiniteLossError, SRModel, build_model
+from sr.options import dump_options
+from sr.options.schema import Options
+
+log = logging.getLogger("sr.train")
+
+
+class RunFolderExistsError(FileExistsError):
+    pass
+
+
+class StopRequested:
+    """SIGINT/SIGTERM set a flag; the loop saves and stops after the current iteration."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequested:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:  # a second signal: stop now
+            raise KeyboardInterrupt
+        self.signum = signum
+        log.warning("signal %d received: saving after this iteration, then stopping", signum)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def agreed(self, ctx: DistContext) -> bool:
+        """Whether any rank was signalled (all ranks must stop at the same iteration)."""
+        if ctx.world_size == 1:
+            return self.signum is not None
+        flag = torch.tensor([0.0 if self.signum is None else 1.0], device=ctx.device)
+        dist.all_reduce(flag)
+        return bool(flag.item() > 0)
+
+
+class Trainer:
+    def __init__(self, opt: Options, ctx: DistContext, *, resume: str | Path | None = None) -> None:
+        self.opt, self.ctx = opt, ctx
+        self.run_dir = Path(opt.path.experiments_root) / opt.name
+        self.models_dir = self.run_dir / "models"
+        self.states_dir = self.run_dir / "training_states"
+        self.resume_path = Path(resume) if resume else None
+        self.model: SRModel | None = None  # built by fit()
+        if opt.deterministic:
+            torch.use_deterministic_algorithms(True)
+            torch.backends.cudnn.benchmark = False
+        elif ctx.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+    # --------------------------------------------------------------- set-up
+    @classmethod
+    def auto_resume_path(cls, opt: Options) -> Path | None:
+        return latest_state(Path(opt.path.experiments_root) / opt.name / "training_states")
+
+    def _prepare_run_dir(self) -> None:
+        if self.resume_path is None and latest_state(self.states_dir) is not None:
+            raise RunFolderExistsError(
+                f"{self.run_dir} already holds training states; continue it with --auto-resume, "
+                f"or choose another name (name: ... or --set name=...)"
+            )
+        if self.ctx.is_main:
+            for d in (self.models_dir, self.states_dir):
+                d.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.run_dir / "options.yml", dump_options(self.opt).encode())
+        self.ctx.barrier()
+
+    def _datasets(self) -> tuple[Any, dict[str, Any]]:
+        sets = self.opt.datasets
+        train_set = build_dataset(sets["train"], self.opt.scale, key="datasets.train")
+        vals = {}
+        if self.opt.val is not None:
+            for key, dopt in sets.items():
+                if key != "train":
+                    vals[dopt.name] = build_val_loader(
+                        build_dataset(dopt, self.opt.scale, key=f"datasets.{key}")
+                    )
+        return train_set, vals
+
+    # --------------------------------------------------------------- the loop
+    def fit(self) -> Path:
+        """Train to ``train.total_iter`` (or until a signal); return the run folder."""
+        opt, ctx = self.opt, self.ctx
+        self._prepare_run_dir()
+        handler = add_file_handler(self.run_dir) if ctx.is_main else None
+        tb = TensorBoard(self.run_dir / "tb_logger" if ctx.is_main and opt.logger.use_tb_logger else None)
+        try:
+            return self._fit(tb)
+        finally:
+            tb.close()
+            if handler is not None:
+                logging.getLogger("sr").removeHandler(handler)
+                handler.close()
+
+    def _fit(self, tb: TensorBoard) -> Path:
+        opt, ctx = self.opt, self.ctx
+        train_set, val_loaders = self._datasets()
+        model = self.model = build_model(opt, ctx.device, ctx.world_size)
+        validator = Validator(opt.val.metrics if opt.val else {}, opt.scale, ctx.device)
+        start = 0
+        if self.resume_path is not None:
+            state = load_state(self.resume_path)
+            model.load_state_dict(state["model"])
+            validator.tracker.load_state_dict(state.get("best", {}))
+            restore_rng(state["rng"])
+            start = int(state["iter"])
+            log.info("resumed from %s at iteration %d", self.resume_path, start)
+        train_opt = opt.datasets["train"]
+        loader, sampler = build_train_loader(
+            train_set,
+            train_opt,
+            seed=opt.manual_seed,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            start_iter=start,
+        )
+        batches = iterate_forever(loader, sampler, start)
+        total = opt.train.total_iter
+        log.info(
+            "training %s (%s, %s) on %s: %d images, batch %d x %d process(es), iterations %d..%d",
+            opt.name,
+            opt.model_type,
+            opt.network_g["type"],
+            ctx.device,
+            len(train_set),
+            train_opt.batch_size_per_gpu,
+            ctx.world_size,
+            start + 1,
+            total,
+        )
+        progress = Progress(start, total)
+        save = lambda it: self._save(model, validator, it)  # noqa: E731
+        it = start
+        with StopRequested() as stop:
+            for it in range(start + 1, total + 1):
+                batch = next(batches)
+                lrs = model.learning_rates()  # the rates this iteration uses
+                try:
+                    logs = model.train_step(batch, it)
+                except NonFiniteLossError as exc:
+                    raise NonFiniteLossError(
+                        f"iteration {it}: {exc}; the last good state in {self.states_dir} is intact"
+                    ) from None
+                if it % opt.logger.print_freq == 0 or it == total:
+                    logs = ctx.mean(logs)
+                    if ctx.is_main:
+                        log.info(progress.line(it, lrs, logs))
+                        tb.scalars("train", {**logs, **lrs}, it)
+                if opt.val is not None and val_loaders and it % opt.val.val_freq == 0:
+                    self._validate(model, validator, val_loaders, it, tb)
+                stopping = stop.agreed(ctx)
+                if it % opt.logger.save_checkpoint_freq == 0 or it == total or stopping:
+                    save(it)
+                if stopping:
+                    log.warning("stopped at iteration %d; resume with --auto-resume", it)
+                    raise KeyboardInterrupt
+        if ctx.is_main:
+            model.save_weights(self.models_dir, "latest")
+        log.info("done: %d iterations; weights in %s", it, self.models_dir)
+        return self.run_dir
+
+    def _save(self, model: SRModel, validator: Validator, it: int) -> None:
+        if self.ctx.is_main:
+            model.save_weights(self.models_dir, str(it))
+            extra = {"best": validator.tracker.state_dict()}
+            path = save_state(self.states_dir, it, model.state_dict(), extra)
+            prune_states(self.states_dir, self.opt.logger.keep_last)
+            log.info("saved %s", path)
+        self.ctx.barrier()
+
+    def _validate(
+        self, model: SRModel, validator: Validator, loaders: dict[str, Any], it: int, tb: TensorBoard
+    ) -> None:
+        if self.ctx.is_main:
+            assert self.opt.val is not None
+            save_dir = self.run_dir / "visualization" if self.opt.val.save_img else None
+            for i, (name, loader) in enumerate(loaders.items()):
+                results, first, improved = validator.run(model.eval_net(), name, loader, it, save_dir)
+                text = ", ".join(f"{k} {v:.4f}" for k, v in results.items())
+                log.info("validation %s at iter %d: %s", name, it, text)
+                tb.scalars(f"val/{name}", results, it)
+                if first is not None:
+                    tb.image(f"val/{name}", first, it)
+                if improved and i == 0:
+                    model.save_weights(self.models_dir, "best")
+        self.ctx.barrier()
+
+
+def train(
+    opt: Options,
+    ctx: DistContext,
+    *,
+    resume: str | Path | None = None,
+    auto_resume: bool = False,
+) -> Path:
+    """Run ``opt``; ``auto_resume`` continues the newest state of the run folder when there is one."""
+    if resume is None and opt.path.resume_state:
+        resume = opt.path.resume_state
+    if resume is None and auto_resume:
+        resume = Trainer.auto_resume_path(opt)
+    return Trainer(opt, ctx, resume=resume).fit()

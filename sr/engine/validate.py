@@ -1,0 +1,133 @@
+"""Validation during training: score the generator (its EMA copy when there is one) on each
+validation set, track the best value of every metric, optionally save the outputs.
+
+Metrics (``val.metrics``): ``psnr`` and ``ssim`` on 8-bit-rounded images, on the luma when
+``test_y_channel`` (MATLAB BT.601), ``crop_border`` pixels dropped (default: the scale), as
+``sr.metrics`` computes them for the published tables; ``lpips`` when its AlexNet weights are
+found (otherwise skipped with one warning).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sr.checkpoints.pretrained import MissingWeightsError
+from sr.data.imageio import write_image
+from sr.metrics import psnr, ssim
+from sr.options.schema import MetricOptions
+
+log = logging.getLogger(__name__)
+
+KINDS = {"calculate_psnr": "psnr", "calculate_ssim": "ssim", "calculate_lpips": "lpips"}
+
+
+def metric_kind(m: MetricOptions) -> str:
+    return KINDS.get(m.type, m.type)
+
+
+def higher_is_better(m: MetricOptions) -> bool:
+    if m.better is not None:
+        return m.better == "higher"
+    return metric_kind(m) != "lpips"
+
+
+@dataclass
+class BestTracker:
+    """Best value per ``dataset/metric`` and the iteration it was reached at."""
+
+    best: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    def update(self, key: str, value: float, it: int, higher: bool) -> bool:
+        old = self.best.get(key)
+        if old is None or (value > old[0] if higher else value < old[0]):
+            self.best[key] = (value, it)
+            return True
+        return False
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: [v, i] for k, (v, i) in self.best.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = {k: (float(v), int(i)) for k, (v, i) in state.items()}
+
+
+class Validator:
+    def __init__(self, metrics: dict[str, MetricOptions], scale: int, device: torch.device) -> None:
+        self.metrics, self.scale, self.device = metrics, scale, device
+        self.tracker = BestTracker()
+        self._lpips: nn.Module | None = None
+        self._lpips_missing = False
+
+    def _lpips_net(self) -> nn.Module | None:
+        if self._lpips is None and not self._lpips_missing:
+            try:
+                from sr.metrics.lpips import LPIPS
+
+                self._lpips = LPIPS().to(self.device)
+            except MissingWeightsError as exc:
+                log.warning("LPIPS skipped during validation: %s", exc)
+                self._lpips_missing = True
+        return self._lpips
+
+    def _score(self, m: MetricOptions, sr: torch.Tensor, gt: torch.Tensor) -> float | None:
+        kind = metric_kind(m)
+        crop = self.scale if m.crop_border is None else m.crop_border
+        if kind == "psnr":
+            return psnr(sr, gt, crop_border=crop, y_channel=m.test_y_channel)
+        if kind == "ssim":
+            return ssim(sr, gt, crop_border=crop, y_channel=m.test_y_channel)
+        net = self._lpips_net()
+        if net is None:
+            return None
+        c = crop
+        crop_sl = (..., slice(c, -c or None), slice(c, -c or None))
+        with torch.inference_mode():
+            return float(net(sr[crop_sl].to(self.device), gt[crop_sl].to(self.device)).mean())
+
+    @torch.inference_mode()
+    def run(
+        self,
+        net: nn.Module,
+        name: str,
+        loader: Iterable[dict[str, Any]],
+        it: int,
+        save_dir: Path | None = None,
+    ) -> tuple[dict[str, float], torch.Tensor | None, bool]:
+        """Mean of every metric over ``loader`` (batch 1). Returns them, the first output, and
+        whether the first metric reached a new best."""
+        was_training = net.training
+        net.eval()
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        first: torch.Tensor | None = None
+        dtype = next((p.dtype for p in net.parameters()), torch.float32)
+        for batch in loader:
+            lq = batch["lq"].to(self.device, dtype)
+            out = net(lq).float().clamp(0, 1).cpu()
+            gt = batch["gt"].float()
+            if first is None:
+                first = out[0]
+            for mname, m in self.metrics.items():
+                value = self._score(m, out, gt)
+                if value is not None:
+                    sums[mname] = sums.get(mname, 0.0) + value
+                    counts[mname] = counts.get(mname, 0) + 1
+            if save_dir is not None:
+                key = batch["key"][0] if isinstance(batch["key"], list | tuple) else batch["key"]
+                write_image(save_dir / name / f"{key}_{it}.png", out[0])
+        net.train(was_training)
+        results = {k: sums[k] / counts[k] for k in sums}
+        improved = []
+        for mname, value in results.items():
+            higher = higher_is_better(self.metrics[mname])
+            improved.append(self.tracker.update(f"{name}/{mname}", value, it, higher))
+            if improved[-1]:
+                log.info("new best %s %s: %.4f at iter %d", name, mname, value, it)
+        return results, first, bool(improved and improved[0])

@@ -1,0 +1,131 @@
+"""End to end: ``sr-train`` on tiny real data: files of a run, resume exactness, NaN stop, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from engine_helpers import make_images, tiny_options, write_options
+
+from sr.checkpoints import load_model, read_state_dict
+from sr.cli.train import main
+from sr.engine.state import load_state
+
+
+@pytest.fixture
+def tiny_yml(tmp_path: Path) -> Path:
+    return write_options(tmp_path / "tiny.yml", tiny_options(tmp_path))
+
+
+def run(yml: Path, *extra: str) -> int:
+    try:
+        return main(["-opt", str(yml), "--quiet", *extra])
+    except SystemExit as exc:  # sr-train's errors exit through SystemExit(2)
+        return int(exc.code or 0)
+
+
+def final_params(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_state(run_dir / "training_states" / "6.state")["model"]["net_g"]
+
+
+def test_run_folder_holds_weights_states_options_log_tb_and_images(tiny_yml: Path, tmp_path: Path):
+    assert run(tiny_yml) == 0
+    run_dir = tmp_path / "experiments" / "tiny"
+    models = run_dir / "models"
+    assert {p.name for p in models.iterdir()} >= {"net_g_3.pth", "net_g_6.pth", "net_g_latest.pth"}
+    assert sorted(p.name for p in (run_dir / "training_states").iterdir()) == ["3.state", "6.state"]
+    assert (run_dir / "options.yml").is_file()
+    assert list(run_dir.glob("train_*.log"))
+    assert len(list((run_dir / "visualization" / "tinyval").glob("*_3.png"))) == 2
+    # the shipped file is sr's format: EMA weights, architecture recorded, loads without guessing
+    _, meta = read_state_dict(models / "net_g_latest.pth")
+    assert meta["key"] == "params_ema" and meta["arch"]["type"] == "MSRResNet"
+    model = load_model(models / "net_g_latest.pth")
+    assert model(torch.rand(1, 3, 8, 8)).shape == (1, 3, 32, 32)
+
+
+def test_tensorboard_events_are_real(tiny_yml: Path, tmp_path: Path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert run(tiny_yml) == 0
+    acc = EventAccumulator(str(tmp_path / "experiments" / "tiny" / "tb_logger"))
+    acc.Reload()
+    tags = acc.Tags()
+    assert "train/l_pix" in tags["scalars"] and "train/lr_g" in tags["scalars"]
+    assert [e.step for e in acc.Scalars("train/l_pix")] == [1, 2, 3, 4, 5, 6]
+    assert [e.step for e in acc.Scalars("val/tinyval/psnr")] == [3, 6]
+    # the schedule: MultiStepLR halves the rate after 4 completed steps (lr of step 5 = 5e-4)
+    lrs = [e.value for e in acc.Scalars("train/lr_g")]
+    assert lrs[3] == pytest.approx(1e-3) and lrs[5] == pytest.approx(5e-4)
+    assert "val/tinyval" in tags["images"]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_is_bit_identical(tmp_path: Path, workers: int):
+    opt = tiny_options(tmp_path, datasets__train__num_worker_per_gpu=workers)
+    whole = write_options(tmp_path / "whole.yml", {**opt, "name": "whole"})
+    assert run(whole) == 0
+    parts = write_options(tmp_path / "parts.yml", {**opt, "name": "parts"})
+    assert run(parts, "--set", "train.total_iter=3") == 0
+    assert run(parts, "--auto-resume") == 0
+    a = final_params(tmp_path / "experiments" / "whole")
+    b = final_params(tmp_path / "experiments" / "parts")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    ema_a = load_state(tmp_path / "experiments" / "whole" / "training_states" / "6.state")["model"]["ema"]
+    ema_b = load_state(tmp_path / "experiments" / "parts" / "training_states" / "6.state")["model"]["ema"]
+    assert all(torch.equal(ema_a[k], ema_b[k]) for k in ema_a)
+
+
+def test_existing_run_is_not_overwritten_without_resume(tiny_yml: Path, tmp_path: Path, capsys):
+    assert run(tiny_yml, "--set", "train.total_iter=3") == 0
+    state = tmp_path / "experiments" / "tiny" / "training_states" / "3.state"
+    before = state.read_bytes()
+    assert run(tiny_yml) == 2
+    assert "--auto-resume" in capsys.readouterr().err
+    assert state.read_bytes() == before
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_state(tiny_yml: Path, tmp_path: Path, capsys):
+    assert run(tiny_yml, "--set", "train.total_iter=3") == 0
+    states = tmp_path / "experiments" / "tiny" / "training_states"
+    before = (states / "3.state").read_bytes()
+    code = run(tiny_yml, "--auto-resume", "--set", "train.pixel_opt.loss_weight=.nan")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "iteration 4" in err and "nan" in err.lower()
+    assert sorted(p.name for p in states.iterdir()) == ["3.state"]
+    assert (states / "3.state").read_bytes() == before
+
+
+def test_option_errors_name_the_key(tiny_yml: Path, tmp_path: Path, capsys):
+    assert run(tiny_yml, "--set", "train.optim_g.beta=0.5") == 2
+    assert "train.optim_g" in capsys.readouterr().err
+    missing = tiny_options(tmp_path)
+    missing["datasets"]["train"]["dataroot_gt"] = str(tmp_path / "nowhere")
+    assert run(write_options(tmp_path / "missing.yml", missing)) == 2
+    err = capsys.readouterr().err
+    assert "datasets.train.dataroot_gt" in err and "nowhere" in err
+
+
+def test_corrupt_training_image_is_named(tmp_path: Path, capsys):
+    opt = tiny_options(tmp_path)
+    bad = Path(opt["datasets"]["train"]["dataroot_gt"]) / "img_002.png"
+    bad.write_bytes(bad.read_bytes()[:100])
+    assert run(write_options(tmp_path / "bad.yml", opt)) == 2
+    assert "img_002.png" in capsys.readouterr().err
+
+
+def test_validation_sets_and_best_model(tmp_path: Path):
+    opt = tiny_options(tmp_path)
+    opt["datasets"]["val_2"] = {
+        "name": "second",
+        "type": "HRImageDataset",
+        "dataroot_gt": str(make_images(tmp_path / "val2", n=1, size=40, seed=5)),
+    }
+    assert run(write_options(tmp_path / "two.yml", opt)) == 0
+    run_dir = tmp_path / "experiments" / "tiny"
+    assert (run_dir / "models" / "net_g_best.pth").is_file()
+    assert len(list((run_dir / "visualization" / "second").glob("*.png"))) == 2
