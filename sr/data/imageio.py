@@ -81,10 +81,16 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
 def to_uint(data: torch.Tensor, bit_depth: int = 8) -> np.ndarray:
     """Float (C, H, W) -> uint (H, W, C), or (H, W) -> (H, W): ``round(clamp(x, 0, 1) * (2**bits - 1))``.
 
+    A tensor already of the matching integer dtype (uint8 for 8 bits, uint16 for 16) is passed through
+    (transposed; no copy when it is a CHW view of an HWC array), so large outputs need no float copy.
+
     Raises ValueError for a non-float tensor, another rank, NaN/inf values or a bit depth other than 8/16.
     """
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    if data.dtype == (torch.uint8 if bit_depth == 8 else torch.uint16):  # already quantised: no copy
+        arr = data.detach().cpu().numpy()
+        return arr if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(1, 2, 0))
     if not data.is_floating_point() or data.ndim not in (2, 3):
         raise ValueError(f"expected a float (C, H, W) or (H, W) tensor, got {data.dtype} {tuple(data.shape)}")
     x = data.detach().to("cpu", torch.float32)
@@ -147,7 +153,8 @@ def write_image(
     quality: int = 95,
     overwrite: bool = True,
 ) -> Path:
-    """Write float ``data`` (C, H, W), C 1 or 3, values clamped to [0, 1] and rounded, to ``path``.
+    """Write float ``data`` (C, H, W), C 1 or 3, values clamped to [0, 1] and rounded, to ``path`` (or
+    ``data``/``alpha`` already quantised: uint8 with ``bit_depth`` 8, uint16 with 16; see :func:`to_uint`).
 
     The extension picks the format: PNG (8/16 bit, alpha), JPEG (8 bit, no alpha), WebP (8 bit, alpha,
     stored as RGB; ``quality`` 100 means lossless, keeping the colour under transparent pixels), TIFF (8/16

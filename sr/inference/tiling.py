@@ -1,0 +1,224 @@
+"""Seam-free tiled upscaling within bounded memory, and a streaming MATLAB-bicubic resize of the result.
+
+Tiling. The LR image is cut into a grid of *cores* (``tile`` LR pixels a side, sizes balanced so that
+no sliver is left at the end). Each core is run through the model with ``tile_pad`` LR pixels of real
+image context on every side (clipped at the image border, where the untiled model sees the same
+border). Neighbouring tiles overlap by ``2 r`` LR pixels around each core boundary, ``r = tile_pad // 2``
+(at most half the smallest core), and are blended there with raised-cosine ramps
+``w(t) = 1/2 - 1/2 cos(pi (t + 1/2) / (2 s r))`` whose rising and falling halves sum to exactly 1 (a
+partition of unity; the 2-D weights are products of 1-D ones). A tile's output is thus used at most
+``r`` pixels beyond its core, i.e. with at least ``tile_pad - r`` pixels of context left, and where
+two tiles disagree slightly (the receptive field reaches past the pad) the change is spread smoothly
+over ``2 s r`` HR pixels instead of forming a step. ``tile_pad = 0`` is plain hard stitching.
+
+Memory. Tiles are processed one row of tiles at a time into a float32 band of ``C x s(tile + 2r) x W``
+HR pixels; rows that no later tile touches are quantised straight into the caller's output buffer
+(``uint8``/``uint16``/``float32``, HWC), so the peak grows with the tile size and the image width,
+never with the image area (apart from that output buffer).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from sr.ops.imresize import contributions, imresize
+
+TileFn = Callable[[torch.Tensor], torch.Tensor]
+"""``(1, C_in, h, w)`` float32 CPU -> ``(1, C_out, s h, s w)`` float32 CPU."""
+
+
+def tile_spans(length: int, tile: int) -> list[tuple[int, int]]:
+    """Cores ``[(a, b), ...]`` partitioning ``[0, length)``: ``ceil(length / tile)`` spans of balanced
+    sizes (differing by at most one pixel); one span when ``tile`` is 0 or at least ``length``."""
+    if length <= 0:
+        raise ValueError(f"cannot tile an empty dimension (length {length})")
+    if tile < 0:
+        raise ValueError(f"tile size must be >= 0 (0 = no tiling), got {tile}")
+    n = 1 if tile == 0 else math.ceil(length / tile)
+    bounds = [round(k * length / n) for k in range(n + 1)]
+    return list(itertools.pairwise(bounds))
+
+
+def blend_radius(spans_y: list[tuple[int, int]], spans_x: list[tuple[int, int]], tile_pad: int) -> int:
+    """Half-width ``r`` (LR pixels) of the blend ramps: ``tile_pad // 2``, at most half the smallest core."""
+    smallest = min(b - a for a, b in [*spans_y, *spans_x])
+    return max(0, min(tile_pad // 2, smallest // 2))
+
+
+def _ramp(n: int) -> torch.Tensor:
+    """Rising raised-cosine half-window of ``n`` samples at pixel centres; ``ramp + ramp.flip(0) == 1``."""
+    t = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    return (0.5 - 0.5 * torch.cos(math.pi * t)).float()
+
+
+def _weights_1d(a: int, b: int, r_lo: int, r_hi: int, s: int) -> torch.Tensor:
+    """Weights over HR ``[s (a - r_lo), s (b + r_hi))``: ramps up over the first ``2 s r_lo`` samples and
+    down over the last ``2 s r_hi``, 1 in between."""
+    w = torch.ones(s * (b - a + r_lo + r_hi))
+    if r_lo:
+        w[: 2 * s * r_lo] = _ramp(2 * s * r_lo)
+    if r_hi:
+        w[-2 * s * r_hi :] = _ramp(2 * s * r_hi).flip(0)
+    return w
+
+
+def count_tiles(h: int, w: int, tile: int) -> int:
+    return len(tile_spans(h, tile)) * len(tile_spans(w, tile))
+
+
+def store_rows(out: np.ndarray, y0: int, rows: torch.Tensor) -> None:
+    """Write float ``rows`` ``(C, n, W)`` into ``out[y0 : y0 + n]`` (HWC); integer buffers get
+    ``round(clamp(x, 0, 1) * max)``, float buffers ``clamp(x, 0, 1)``."""
+    x = rows.clamp(0.0, 1.0)
+    if out.dtype == np.uint8:
+        out[y0 : y0 + rows.shape[1]] = x.mul(255.0).round_().to(torch.uint8).permute(1, 2, 0).numpy()
+    elif out.dtype == np.uint16:
+        q = x.mul(65535.0).round_().to(torch.int32).permute(1, 2, 0).numpy()
+        out[y0 : y0 + rows.shape[1]] = q
+    else:
+        out[y0 : y0 + rows.shape[1]] = x.permute(1, 2, 0).numpy()
+
+
+def upscale_tiled(
+    fn: TileFn,
+    x: torch.Tensor,
+    scale: int,
+    out: np.ndarray,
+    tile: int,
+    tile_pad: int,
+    on_tile: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """Upscale ``x`` ``(C, h, w)`` float32 (CPU) tile by tile into ``out`` ``(s h, s w, C_out)``.
+
+    ``fn`` maps one padded tile to its ``scale``-times output (see :data:`TileFn`); it must be
+    translation-equivariant by ``scale`` (every model here is). ``tile`` is the core size in LR pixels
+    (0: whole image), ``tile_pad`` the context around it. ``on_tile`` is called after each tile.
+    Returns ``out``. A wrong output shape from ``fn`` is a ``ValueError``.
+    """
+    if x.ndim != 3:
+        raise ValueError(f"expected an image (C, h, w), got shape {tuple(x.shape)}")
+    if tile_pad < 0:
+        raise ValueError(f"tile_pad must be >= 0, got {tile_pad}")
+    _, h, w = x.shape
+    s = scale
+    if out.shape[:2] != (s * h, s * w):
+        raise ValueError(f"output buffer {out.shape} does not match ({s * h}, {s * w}, C)")
+    spans_y, spans_x = tile_spans(h, tile), tile_spans(w, tile)
+    r = blend_radius(spans_y, spans_x, tile_pad)
+    ny, nx = len(spans_y), len(spans_x)
+    wx = [_weights_1d(a, b, r if i else 0, r if i < nx - 1 else 0, s) for i, (a, b) in enumerate(spans_x)]
+    carry: torch.Tensor | None = None
+    for j, (a, b) in enumerate(spans_y):
+        r_top, r_bot = (r if j else 0), (r if j < ny - 1 else 0)
+        top, bottom = s * (a - r_top), s * (b + r_bot)
+        acc = torch.zeros(out.shape[2], bottom - top, s * w)
+        if carry is not None:
+            acc[:, : carry.shape[1]] += carry
+        wy = _weights_1d(a, b, r_top, r_bot, s)
+        y0, y1 = max(0, a - tile_pad), min(h, b + tile_pad)
+        for i, (c, d) in enumerate(spans_x):
+            x0, x1 = max(0, c - tile_pad), min(w, d + tile_pad)
+            y = fn(x[None, :, y0:y1, x0:x1])
+            expected = (1, out.shape[2], s * (y1 - y0), s * (x1 - x0))
+            if tuple(y.shape) != expected:
+                raise ValueError(f"tile output has shape {tuple(y.shape)}, expected {expected}")
+            left, right = s * (c - (r if i else 0)), s * (d + (r if i < nx - 1 else 0))
+            crop = y[0, :, top - s * y0 : bottom - s * y0, left - s * x0 : right - s * x0]
+            acc[:, :, left:right] += crop * wy[:, None] * wx[i][None, :]
+            if on_tile is not None:
+                on_tile()
+        done = bottom if j == ny - 1 else s * (b - r)  # the next row of tiles starts at s (b - r)
+        store_rows(out, top, acc[:, : done - top])
+        carry = acc[:, done - top :].clone() if j < ny - 1 else None
+    return out
+
+
+def resize_buffer(src: np.ndarray, size: tuple[int, int], block: int = 256) -> np.ndarray:
+    """MATLAB-bicubic resize of an HWC buffer (``uint8``/``uint16``/``float32``) to ``size = (H, W)``,
+    ``block`` output rows at a time, returning a new buffer of the same dtype (rounded and clamped for
+    integer buffers). Equal to :func:`sr.ops.imresize` on the whole image (same weights, same symmetric
+    border handling; float rounding aside) while holding only a band of float32 rows at once."""
+    in_h, in_w = src.shape[:2]
+    out_h, out_w = size
+    weights, indices = contributions(in_h, out_h, out_h / in_h, "bicubic", None)
+    dst = np.empty((out_h, out_w, src.shape[2]), dtype=src.dtype)
+    peak = 255.0 if src.dtype == np.uint8 else 65535.0 if src.dtype == np.uint16 else 1.0
+    for o0 in range(0, out_h, block):
+        wts, idx = weights[o0 : o0 + block], indices[o0 : o0 + block]
+        lo, hi = int(idx.min()), int(idx.max()) + 1
+        mix = torch.zeros(wts.shape[0], hi - lo, dtype=torch.float64).scatter_add_(1, idx - lo, wts)
+        band = torch.from_numpy(src[lo:hi].astype(np.float32)).div_(peak)  # (rows, W, C)
+        rows = torch.einsum("oi,iwc->cow", mix.float(), band)  # (C, rows_out, W)
+        if out_w != in_w:
+            rows = imresize(rows, size=(rows.shape[1], out_w))
+        store_rows(dst, o0, rows)
+    return dst
+
+
+# Activation memory per LR pixel of a tile, in elements, for inference (no autograd graph): the largest
+# set of feature maps alive at once, estimated from each architecture's layer widths (``f`` features,
+# ``g`` growth channels, scale ``s``) with a margin of 1.5 for the allocator and convolution workspaces.
+# RRDBNet: the dense block's concatenation (f + 4g channels, input and output) at LR, then ~3 maps of
+# f channels at the full HR size; MSRResNet/SRResNet: ~4 maps of f channels at HR (the pixel-shuffle
+# convs); SRCNN: its f + f2 channels at HR; interpolation baselines: a few copies of the image at HR.
+def activation_elements_per_pixel(model: torch.nn.Module, scale: int) -> float:
+    name, s2 = type(model).__name__, scale * scale
+    f = int(getattr(getattr(model, "conv_first", None), "out_channels", 64))
+    if name == "RRDBNet":
+        g = int(model.body[0].rdb1.conv1.out_channels)  # type: ignore[index, union-attr]
+        est = 2 * (f + 4 * g) + 3 * f * s2
+    elif name in ("MSRResNet", "SRResNet"):
+        est = 6 * f + 4 * f * s2
+    elif name == "SRCNN":
+        est = 2 * (int(model.conv1.out_channels) + int(model.conv2.out_channels)) * s2  # type: ignore[union-attr, arg-type]
+    elif name == "Interpolation":
+        est = 4 * 3 * s2
+    else:
+        est = 4 * 64 * s2
+    return 1.5 * est
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free for the model: ``torch.cuda.mem_get_info`` on CUDA; ``MemAvailable`` of
+    ``/proc/meminfo`` (else ``os.sysconf`` available pages) on the CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+AUTO_FRACTION = {"cpu": 0.25, "cuda": 0.6}  # share of the free memory a tile may use
+AUTO_CAP = {"cpu": 256, "cuda": 2048}  # beyond these, larger tiles are not faster, only hungrier
+
+
+def auto_tile_size(
+    model: torch.nn.Module,
+    scale: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    tile_pad: int,
+    image_hw: tuple[int, int],
+) -> int:
+    """The largest core size (a multiple of 16, at least 32) whose padded tile's activations,
+    :func:`activation_elements_per_pixel` x element size x ``(tile + 2 tile_pad)**2``, fit in
+    :data:`AUTO_FRACTION` of :func:`available_memory`, capped at :data:`AUTO_CAP`; 0 (no tiling) when
+    the whole image is no larger than that."""
+    kind = "cuda" if device.type == "cuda" else "cpu"
+    per_px = activation_elements_per_pixel(model, scale) * torch.finfo(dtype).bits / 8
+    budget = AUTO_FRACTION[kind] * available_memory(device)
+    side = int(math.sqrt(max(budget, 0.0) / per_px)) - 2 * tile_pad
+    tile = max(32, min(AUTO_CAP[kind], side) // 16 * 16)
+    return 0 if max(image_hw) <= tile else tile

@@ -1,0 +1,289 @@
+"""``Upscaler``: load a model once, upscale numpy arrays, PIL images, tensors or files with it.
+
+The image kinds are handled at this edge (the models see float32 RGB in [0, 1], NCHW):
+
+- RGB: the model's output. A one-channel (luma) model such as the official SRCNN gets the BT.601 luma
+  (MATLAB ``rgb2ycbcr``), and the chroma is upscaled with MATLAB bicubic, as in the SRCNN paper.
+- gray: an RGB model gets the gray replicated to three channels; the luma of its output
+  (``0.299 R + 0.587 G + 0.114 B``, gray in = gray out) is returned.
+- alpha: upscaled with MATLAB bicubic (clamped), not with the model: an alpha mask carries no texture
+  for a network trained on photos to restore, and bicubic neither invents detail nor shifts edges.
+  Before the colour is upscaled, fully transparent pixels (whose colour is often garbage: black,
+  white, anything) take the colour of the nearest visible pixel, so none of it bleeds into the
+  visible edge as a halo or fringe.
+- bit depth: uint8 in -> uint8 out, uint16 -> uint16, float -> float32 (values clamped to [0, 1]).
+
+``outscale`` resizes the model's ``scale``-times result to ``ceil(outscale * size)`` with MATLAB
+bicubic (:func:`sr.inference.tiling.resize_buffer`, streaming).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image as PILImage
+from torch import nn
+from tqdm import tqdm
+
+from sr.archs import scale_of
+from sr.checkpoints import CheckpointError, load_model
+from sr.data.imageio import ImageWriteError, read_image, write_image
+from sr.inference.baselines import BASELINES, Interpolation
+from sr.inference.default_model import NO_DEFAULT_MESSAGE, default_model_path
+from sr.inference.tiling import auto_tile_size, count_tiles, resize_buffer, upscale_tiled
+from sr.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
+from sr.ops.imresize import imresize, output_size
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+_LUMA = (0.299, 0.587, 0.114)  # MATLAB rgb2ycbcr's Y row (65.481, 128.553, 24.966) / 219
+T = TypeVar("T")
+
+
+def resolve_model(
+    model: str | os.PathLike[str] | nn.Module | None,
+    scale: int | None,
+    net_opt: Mapping[str, Any] | None = None,
+) -> nn.Module:
+    """A module, a baseline name (``bicubic``, ...; needs ``scale``), a checkpoint path, or
+    ``None``/``"default"`` (the bundled default model). Errors (``ValueError``/``CheckpointError``)
+    say what would be accepted."""
+    if isinstance(model, nn.Module):
+        if scale is not None and scale_of(model) != scale:
+            raise ValueError(f"the model upscales x{scale_of(model)}, but scale {scale} was asked for")
+        return model
+    if model is None or str(model) == "default":
+        path = default_model_path()
+        if path is None:
+            raise CheckpointError(NO_DEFAULT_MESSAGE)
+        model = path
+    if str(model) in BASELINES:
+        if net_opt:
+            raise ValueError(f"--net-opt does not apply to the interpolation baseline {model!r}")
+        if scale is None:
+            raise ValueError(f"the baseline {model!r} has no scale of its own: give a scale (--scale)")
+        return Interpolation(str(model), scale)
+    path = Path(model)
+    if not path.is_file():
+        raise CheckpointError(
+            f"model {str(model)!r} is neither a checkpoint file nor a baseline; "
+            f"baselines: {', '.join(sorted(BASELINES))}"
+        )
+    return load_model(path, net_opt=net_opt, scale=scale)
+
+
+def _pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: CUDA is not available on this machine (use cpu or auto)")
+    return torch.device(name)
+
+
+def fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``rgb`` ``(C, h, w)`` with every pixel of ``alpha == 0`` given the colour of its nearest pixel
+    with ``alpha > 0`` (Euclidean distance, OpenCV's exact distance transform). Unchanged if no pixel
+    or every pixel is transparent."""
+    hidden = (alpha[0] == 0).numpy()
+    if not hidden.any() or hidden.all():
+        return rgb
+    _, labels = cv2.distanceTransformWithLabels(
+        hidden.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    ys, xs = np.nonzero(~hidden)  # raster order, which is the order OpenCV numbers the labels
+    lab = labels[hidden] - 1
+    out = rgb.clone()
+    out[:, torch.from_numpy(hidden)] = rgb[:, torch.from_numpy(ys[lab]), torch.from_numpy(xs[lab])]
+    return out
+
+
+class Upscaler:
+    """Load once, upscale many images.
+
+    ``model``: checkpoint path (any format ``sr.checkpoints`` reads), a baseline name (``bicubic``, ...),
+    an ``nn.Module``, or ``"default"``/None (the bundled default model; none ships yet: an error).
+    ``scale``: must match the model's (None: the model's own). ``outscale``: final factor (None: scale).
+    ``tile``: core tile size in LR pixels, 0 for none, ``"auto"`` (from free memory, see
+    :func:`sr.inference.tiling.auto_tile_size`). ``tile_pad``: context in LR pixels around each tile.
+    ``precision``: ``fp32``, ``bf16`` (CPU or CUDA), ``fp16`` (CUDA only). ``device``: auto/cpu/cuda.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | nn.Module | None = "default",
+        scale: int | None = None,
+        outscale: float | None = None,
+        tile: int | str = "auto",
+        tile_pad: int = 16,
+        precision: str = "fp32",
+        device: str | torch.device = "auto",
+        net_opt: Mapping[str, Any] | None = None,
+        progress: bool = False,
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        self.device = _pick_device(device) if isinstance(device, str) else device
+        if precision == "fp16" and self.device.type != "cuda":
+            raise ValueError("fp16 needs CUDA; use bf16 on CPU (or fp32)")
+        if tile != "auto" and (not isinstance(tile, int) or tile < 0):
+            raise ValueError(f"tile must be a size >= 0 (0: no tiling) or 'auto', got {tile!r}")
+        if tile_pad < 0:
+            raise ValueError(f"tile_pad must be >= 0, got {tile_pad}")
+        if outscale is not None and not outscale > 0:
+            raise ValueError(f"outscale must be > 0, got {outscale}")
+        self.dtype = PRECISIONS[precision]
+        module = resolve_model(model, scale, net_opt)
+        self.scale = scale_of(module)
+        self.model = module.to(self.device, self.dtype).eval().requires_grad_(False)
+        self.model_in_ch: int | None = getattr(module, "num_in_ch", None)
+        self.outscale, self.tile, self.tile_pad, self.progress = outscale, tile, tile_pad, progress
+
+    # -- the tile function: one (1, C, h, w) float32 CPU tile -> (1, C, s h, s w) float32 CPU --
+    def _net(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.model(x.to(self.device, self.dtype)).to("cpu", torch.float32)
+
+    def _tile_fn(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        if self.model_in_ch == 1 and c == 3:  # luma model: Y through it, CbCr bicubic
+            ycc = rgb_to_ycbcr(x)
+            cbcr = imresize(ycc[:, 1:], self.scale)
+            return ycbcr_to_rgb(torch.cat([self._net(ycc[:, :1]), cbcr], 1))
+        if self.model_in_ch == 3 and c == 1:  # RGB model on gray: replicate, take the luma back
+            out = self._net(x.expand(-1, 3, -1, -1))
+            luma = torch.tensor(_LUMA).view(1, 3, 1, 1)
+            return (out * luma).sum(1, keepdim=True)
+        return self._net(x)
+
+    def _tile_size(self, h: int, w: int) -> int:
+        if self.tile != "auto":
+            return int(self.tile)
+        return auto_tile_size(self.model, self.scale, self.device, self.dtype, self.tile_pad, (h, w))
+
+    def upscale_planes(
+        self, rgb: torch.Tensor, alpha: torch.Tensor | None, dtype: type[np.generic] | np.dtype
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The core: ``rgb`` ``(C, h, w)`` (C 1 or 3) and ``alpha`` ``(1, h, w)`` or None, float32 in [0, 1]
+        -> HWC buffers of ``dtype`` (uint8, uint16 or float32) at the final size."""
+        rgb = rgb.to("cpu", torch.float32)
+        c, h, w = rgb.shape
+        if c not in (1, 3):
+            raise ValueError(f"expected 1 or 3 colour channels, got {c}")
+        if alpha is not None:
+            alpha = alpha.to("cpu", torch.float32)
+            rgb = fill_transparent(rgb, alpha)
+        tile, s = self._tile_size(h, w), self.scale
+        n = count_tiles(h, w, tile) * (1 if alpha is None else 2)
+        bar = tqdm(total=n, desc="tiles", unit="tile", leave=False, disable=not self.progress or n < 2)
+        with bar:
+            out = upscale_tiled(
+                self._tile_fn, rgb, s, np.empty((s * h, s * w, c), dtype), tile, self.tile_pad, bar.update
+            )
+            out_a = None
+            if alpha is not None:
+                bicubic = Interpolation("bicubic", s)
+                out_a = np.empty((s * h, s * w, 1), dtype)
+                upscale_tiled(bicubic, alpha, s, out_a, tile, max(self.tile_pad, 4), bar.update)
+        if self.outscale is not None and self.outscale != s:
+            size = output_size((h, w), self.outscale)
+            out = resize_buffer(out, size)
+            out_a = None if out_a is None else resize_buffer(out_a, size)
+        return out, out_a
+
+    def upscale(self, x: T) -> T:
+        """Upscale a numpy array (HW, HWC with C 1/2/3/4; uint8, uint16 or float), a PIL image (L, LA,
+        RGB, RGBA, I;16; other modes are converted to RGB(A)) or a float tensor (CHW or NCHW in [0, 1],
+        C 1/2/3/4), returning the same kind (float results as float32, clamped to [0, 1])."""
+        if isinstance(x, torch.Tensor):
+            return self._upscale_tensor(x)  # type: ignore[return-value]
+        if isinstance(x, PILImage.Image):
+            return self._upscale_pil(x)  # type: ignore[return-value]
+        if isinstance(x, np.ndarray):
+            return self._upscale_array(x)  # type: ignore[return-value]
+        raise TypeError(f"cannot upscale a {type(x).__name__}; pass a numpy array, PIL image or tensor")
+
+    def _upscale_array(self, arr: np.ndarray) -> np.ndarray:
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
+            raise ValueError(f"expected an (H, W) or (H, W, C) array with C 1-4, got {arr.shape}")
+        if arr.dtype in (np.uint8, np.uint16):
+            peak, out_dtype = float(np.iinfo(arr.dtype).max), arr.dtype
+        elif np.issubdtype(arr.dtype, np.floating):
+            peak, out_dtype = 1.0, np.dtype(np.float32)
+        else:
+            raise ValueError(f"array dtype {arr.dtype} not supported; use uint8, uint16 or float in [0, 1]")
+        hwc = arr[..., None] if arr.ndim == 2 else arr
+        chw = torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1), dtype=np.float32) / peak)
+        colour, alpha = (chw[:-1], chw[-1:]) if chw.shape[0] in (2, 4) else (chw, None)
+        out, out_a = self.upscale_planes(colour, alpha, out_dtype)
+        full = out if out_a is None else np.concatenate([out, out_a], axis=2)
+        return full[..., 0] if arr.ndim == 2 else full
+
+    def _upscale_pil(self, im: PILImage.Image) -> PILImage.Image:
+        if im.mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+            out = self._upscale_array(np.asarray(im).astype(np.uint16))
+            return PILImage.fromarray(out)
+        if im.mode not in ("L", "LA", "RGB", "RGBA"):
+            has_alpha = "A" in im.mode or "transparency" in im.info
+            im = im.convert("RGBA" if has_alpha else "RGB")
+        return PILImage.fromarray(self._upscale_array(np.asarray(im)), mode=im.mode)
+
+    def _upscale_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.is_floating_point() or x.ndim not in (3, 4) or x.shape[-3] not in (1, 2, 3, 4):
+            raise ValueError(
+                f"expected a float (C, H, W) or (N, C, H, W) tensor, C 1-4, got {x.dtype} {tuple(x.shape)}"
+            )
+        batch = x[None] if x.ndim == 3 else x
+        outs = []
+        for img in batch:
+            arr = img.detach().to("cpu", torch.float32).permute(1, 2, 0).numpy()
+            outs.append(torch.from_numpy(self._upscale_array(arr)).permute(2, 0, 1))
+        out = torch.stack(outs).to(x.device, x.dtype)
+        return out[0] if x.ndim == 3 else out
+
+    def upscale_file(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str],
+        overwrite: bool = False,
+        quality: int = 95,
+    ) -> Path:
+        """Read ``src``, upscale, write ``dst`` atomically (format from its extension; ``quality`` for
+        JPEG/WebP, 100 = lossless WebP). Keeps alpha, gray, 16 bits (PNG/TIFF; other formats get 8 bits)
+        and the ICC profile. Refuses (``ImageWriteError``) to write over ``src`` whatever ``overwrite``
+        says, and over an existing ``dst`` unless ``overwrite``; both are checked before any work."""
+        src_p, dst_p = Path(src), Path(dst)
+        if dst_p.exists() and (dst_p.resolve() == src_p.resolve() or os.path.samefile(src_p, dst_p)):
+            raise ImageWriteError(f"{dst_p}: is the input file {src_p}; an input is never overwritten")
+        if not overwrite and (dst_p.exists() or dst_p.is_symlink()):
+            raise ImageWriteError(f"{dst_p}: file exists (use --overwrite / overwrite=True to replace it)")
+        ext = dst_p.suffix.lower()
+        img = read_image(src_p)
+        if img.alpha is not None and ext in (".jpg", ".jpeg", ".bmp"):
+            raise ImageWriteError(
+                f"{dst_p}: {src_p} has an alpha channel, which {ext} cannot store; use png or webp"
+            )
+        bits = 16 if img.bit_depth == 16 and ext in (".png", ".tif", ".tiff") else 8
+        if bits != img.bit_depth:
+            log.info("%s: 16-bit input written with 8 bits (%s holds 8 bits)", dst_p, ext)
+        icc = img.icc_profile
+        if icc is not None and img.is_gray and ext == ".webp":
+            log.warning("%s: WebP stores gray as RGB; the gray ICC profile of %s is dropped", dst_p, src_p)
+            icc = None
+        out, out_a = self.upscale_planes(img.data, img.alpha, np.uint8 if bits == 8 else np.uint16)
+        return write_image(
+            dst_p,
+            torch.from_numpy(out).permute(2, 0, 1),
+            alpha=None if out_a is None else torch.from_numpy(out_a).permute(2, 0, 1),
+            bit_depth=bits,
+            icc_profile=icc,
+            quality=quality,
+            overwrite=overwrite,
+        )

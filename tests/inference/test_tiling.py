@@ -1,0 +1,164 @@
+"""Tiled upscaling: seam-free blending (partition of unity), equivalence with the untiled model, no
+visible tile boundaries, the streaming resize, and the automatic tile size."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sr.archs import SRCNN, MSRResNet, RRDBNet
+from sr.inference.baselines import Interpolation
+from sr.inference.tiling import (
+    _weights_1d,
+    auto_tile_size,
+    blend_radius,
+    resize_buffer,
+    tile_spans,
+    upscale_tiled,
+)
+from sr.inference.upscaler import Upscaler
+from sr.ops.imresize import imresize
+
+PHOTO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "photos" / "mate" / "Garden.jpg"
+
+
+def randomise(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Random weights of unit-ish gain (as tests/checkpoints/test_checkpoint_crosscheck.py)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            scale = 1 / math.sqrt(p[0].numel()) if p.ndim > 1 else 0.05
+            p.copy_(torch.randn(p.shape, generator=g) * scale)
+    return model.eval()
+
+
+def photo_crop(h: int = 40, w: int = 56) -> np.ndarray:
+    """A crop of a real photo (shared data) when present, else a procedural one: smooth gradients,
+    edges and fine texture, uint8 HWC."""
+    if PHOTO.is_file():
+        from sr.data.imageio import read_image, to_uint
+
+        img = read_image(PHOTO).data
+        return to_uint(img[:, 300 : 300 + h, 400 : 400 + w])
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = 0.5 + 0.4 * np.sin(xx / 3.0) * np.cos(yy / 5.0)
+    g = (xx + yy) / (h + w)
+    b = ((xx // 7 + yy // 5) % 2) * 0.8 + 0.1
+    return (np.stack([r, g, b], 2) * 255).round().astype(np.uint8)
+
+
+NETS = {
+    "SRCNN": lambda: randomise(SRCNN(num_in_ch=3, num_feat=16, num_feat2=8, padding_mode="replicate")),
+    "MSRResNet": lambda: randomise(MSRResNet(num_feat=8, num_block=2)),
+    "RRDBNet": lambda: randomise(RRDBNet(num_feat=8, num_block=1, num_grow_ch=4)),
+}
+
+
+def test_spans_partition_and_balance():
+    assert tile_spans(10, 0) == [(0, 10)]
+    assert tile_spans(10, 20) == [(0, 10)]
+    spans = tile_spans(101, 32)
+    assert len(spans) == 4 and spans[0][0] == 0 and spans[-1][1] == 101
+    assert all(b == c for (_, b), (c, _) in itertools.pairwise(spans))
+    sizes = [b - a for a, b in spans]
+    assert max(sizes) - min(sizes) <= 1  # no sliver tile at the end
+    with pytest.raises(ValueError, match="tile size must be >= 0"):
+        tile_spans(10, -1)
+
+
+@pytest.mark.parametrize("s", [1, 2, 4])
+def test_blend_weights_are_a_partition_of_unity(s):
+    spans = tile_spans(50, 12)
+    r = blend_radius(spans, spans, 8)
+    assert r == 4
+    total = torch.zeros(50 * s)
+    for i, (a, b) in enumerate(spans):
+        lo, hi = (r if i else 0), (r if i < len(spans) - 1 else 0)
+        total[s * (a - lo) : s * (b + hi)] += _weights_1d(a, b, lo, hi, s)
+    assert torch.allclose(total, torch.ones_like(total), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_tiled_equals_untiled_on_8_bit_output(name):
+    net = NETS[name]()
+    img = photo_crop()
+    whole = Upscaler(net, tile=0).upscale(img)
+    tiled = Upscaler(net, tile=12, tile_pad=16).upscale(img)
+    assert tiled.shape == whole.shape == (160, 224, 3)
+    diff = np.abs(tiled.astype(int) - whole.astype(int))
+    assert diff.max() <= 1, f"{name}: max difference {diff.max()} / 255"
+    # with no context at all (hard stitching) the same check fails: the test can tell
+    hard = Upscaler(net, tile=12, tile_pad=0).upscale(img)
+    assert np.abs(hard.astype(int) - whole.astype(int)).max() > 1
+
+
+def boundary_energy_ratio(out: np.ndarray, bounds_hr: list[int], scale: int) -> float:
+    """Mean squared step (horizontal and vertical) across the tile boundaries over the mean squared step
+    at every other position of the same phase modulo ``scale`` (an upscaled image's gradient energy is
+    periodic with the scale, so only equal phases compare)."""
+    x = out.astype(np.float64)
+    dx = ((x[:, 1:] - x[:, :-1]) ** 2).mean(axis=(0, 2))  # step between column c and c + 1
+    dy = ((x[1:] - x[:-1]) ** 2).mean(axis=(1, 2))
+    ratios = []
+    for steps in (dx, dy):
+        at = np.array([b - 1 for b in bounds_hr])
+        same_phase = np.arange(len(steps)) % scale == at[0] % scale
+        rest = same_phase.copy()
+        rest[at] = False
+        rest[: 4 * scale] = rest[-4 * scale :] = False  # the image's own borders (padding) do not count
+        ratios.append(steps[at].mean() / steps[rest].mean())
+    return float(np.mean(ratios))
+
+
+def test_no_visible_tile_boundaries():
+    net = NETS["RRDBNet"]()
+    img = photo_crop(64, 64)
+    bounds = [4 * a for a, _ in tile_spans(64, 8)[1:]]  # 7 boundaries per axis, 32 HR pixels apart
+    blended = Upscaler(net, tile=8, tile_pad=8).upscale(img)
+    ratio = boundary_energy_ratio(blended, bounds, 4)
+    assert 0.8 < ratio < 1.25, ratio  # 0.945 when written (the untiled output: the same)
+    # hard-stitched tiles with little context show their seams to the same measure
+    seamy = Upscaler(net, tile=8, tile_pad=0).upscale(img)
+    assert boundary_energy_ratio(seamy, bounds, 4) > 1.5  # 14.5 when written
+
+
+def test_wrong_tile_output_shape_is_an_error():
+    x = torch.rand(3, 10, 10)
+    out = np.empty((20, 20, 3), np.float32)
+    with pytest.raises(ValueError, match="tile output has shape"):
+        upscale_tiled(Interpolation("bicubic", 3), x, 2, out, 5, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+def test_streaming_resize_equals_imresize(dtype):
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(3, 37, 29, generator=g)
+    src = (
+        (x * 255).round().byte().permute(1, 2, 0).numpy() if dtype == np.uint8 else x.permute(1, 2, 0).numpy()
+    )
+    size = (32, 25)  # a non-integer factor down (x 0.865)
+    got = resize_buffer(np.ascontiguousarray(src), size, block=7)
+    ref = imresize(
+        torch.from_numpy(src.astype(np.float32)).permute(2, 0, 1) / (255.0 if dtype == np.uint8 else 1.0),
+        size=size,
+    )
+    ref_hwc = ref.clamp(0, 1).permute(1, 2, 0).numpy()
+    assert got.shape == (32, 25, 3) and got.dtype == dtype
+    if dtype == np.uint8:
+        assert np.abs(got.astype(int) - np.round(ref_hwc * 255).astype(int)).max() <= 1
+    else:
+        assert np.abs(got - ref_hwc).max() < 1e-5
+
+
+def test_auto_tile_size():
+    net = RRDBNet(num_feat=64, num_block=2, num_grow_ch=32)
+    cpu = torch.device("cpu")
+    assert auto_tile_size(net, 4, cpu, torch.float32, 16, (40, 40)) == 0  # fits whole
+    t = auto_tile_size(net, 4, cpu, torch.float32, 16, (40000, 30000))
+    assert t >= 32 and t % 16 == 0
+    assert auto_tile_size(net, 4, cpu, torch.bfloat16, 16, (40000, 30000)) >= t
