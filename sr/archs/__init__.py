@@ -13,6 +13,7 @@ from typing import Any
 from torch import nn
 
 from sr.archs.discriminator_arch import VGGStyleDiscriminator, VGGStyleDiscriminatorAnySize
+from sr.archs.multiscale_arch import MultiScaleMSRResNet, MultiScaleRRDBNet, ScaleView
 from sr.archs.rrdbnet_arch import RRDBNet
 from sr.archs.srcnn_arch import SRCNN
 from sr.archs.srresnet_arch import MSRResNet, SRResNet
@@ -23,13 +24,24 @@ ARCHS: dict[str, type[nn.Module]] = {
     "SRResNet": SRResNet,
     "MSRResNet": MSRResNet,
     "RRDBNet": RRDBNet,
+    "MultiScaleMSRResNet": MultiScaleMSRResNet,
+    "MultiScaleRRDBNet": MultiScaleRRDBNet,
     "VGGStyleDiscriminator": VGGStyleDiscriminator,
     "VGGStyleDiscriminatorAnySize": VGGStyleDiscriminatorAnySize,
     "VGGFeatureExtractor": VGGFeatureExtractor,
 }
 
-# the constructor argument holding the scale factor, per generator
-SCALE_ARG = {"SRCNN": "upscale", "SRResNet": "upscale", "MSRResNet": "upscale", "RRDBNet": "scale"}
+# the constructor argument holding the scale factor, per generator; for the multi-scale generators it is
+# the list of scales (``scales``), one head each
+SCALE_ARG = {
+    "SRCNN": "upscale",
+    "SRResNet": "upscale",
+    "MSRResNet": "upscale",
+    "RRDBNet": "scale",
+    "MultiScaleMSRResNet": "scales",
+    "MultiScaleRRDBNet": "scales",
+}
+MULTISCALE_ARCHS = frozenset(name for name, arg in SCALE_ARG.items() if arg == "scales")
 
 
 def arch_class(name: str) -> type[nn.Module]:
@@ -58,25 +70,48 @@ def build(opt: Mapping[str, Any]) -> nn.Module:
 
 
 def scale_of(model: nn.Module) -> int:
-    """The scale factor of a generator (``upscale`` or ``scale`` attribute)."""
+    """The scale factor of a generator (``upscale`` or ``scale`` attribute). A multi-scale generator
+    has one only when it has a single head; otherwise view one head with ``ScaleView(model, S)``."""
     for attr in ("scale", "upscale"):
         value = getattr(model, attr, None)
         if isinstance(value, int):
             return value
+    scales = getattr(model, "scales", None)
+    if isinstance(scales, tuple) and len(scales) == 1:
+        return scales[0]
+    if isinstance(scales, tuple):
+        raise ValueError(
+            f"{type(model).__name__} is a multi-scale generator ({', '.join(f'x{s}' for s in scales)}); "
+            "pick one scale with ScaleView(model, S)"
+        )
     raise ValueError(f"{type(model).__name__} has no scale factor (not a super-resolution generator)")
+
+
+def scales_of(model: nn.Module) -> tuple[int, ...]:
+    """The scale factors a generator serves: ``model.scales`` for a multi-scale generator, else
+    ``(scale_of(model),)``. ``ValueError`` for a module that is not a super-resolution generator."""
+    scales = getattr(model, "scales", None)
+    if isinstance(scales, tuple):
+        return scales
+    return (scale_of(model),)
 
 
 __all__ = [
     "ARCHS",
+    "MULTISCALE_ARCHS",
     "SCALE_ARG",
     "SRCNN",
     "MSRResNet",
+    "MultiScaleMSRResNet",
+    "MultiScaleRRDBNet",
     "RRDBNet",
     "SRResNet",
+    "ScaleView",
     "VGGFeatureExtractor",
     "VGGStyleDiscriminator",
     "VGGStyleDiscriminatorAnySize",
     "build",
     "check_arch_args",
     "scale_of",
+    "scales_of",
 ]

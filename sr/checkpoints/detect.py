@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from sr.archs import ARCHS
+from sr.archs.multiscale_arch import SCALES as HEAD_SCALES
 from sr.checkpoints.errors import CheckpointError
 
 StateDict = Mapping[str, torch.Tensor]
@@ -188,7 +189,81 @@ def _vgg_discriminator(sd: StateDict, where: str) -> ArchSpec | None:
     return ArchSpec("VGGStyleDiscriminator", kwargs)
 
 
+_HEAD_KEY = re.compile(r"heads\.x(\d+)\.")
+
+
+def _head_scales(sd: StateDict, where: str, arch: str) -> tuple[int, ...]:
+    """The scales of the ``heads.xS.`` keys of a multi-scale state dict, sorted; each must be one that
+    ``arch`` has a head for."""
+    found = sorted({int(m.group(1)) for k in sd if (m := _HEAD_KEY.match(k))})
+    bad = [s for s in found if s not in HEAD_SCALES]
+    if bad:
+        raise CheckpointError(
+            f"{where}: {arch}-like weights with heads {', '.join(f'x{s}' for s in found)}; "
+            f"{arch} has heads for {', '.join(f'x{s}' for s in HEAD_SCALES)} only"
+        )
+    return tuple(found)
+
+
+def _multiscale_rrdbnet(sd: StateDict, where: str) -> ArchSpec | None:
+    if not _has(sd, "conv_first.weight", "body.0.rdb1.conv1.weight", "conv_body.weight"):
+        return None
+    scales = _head_scales(sd, where, "MultiScaleRRDBNet")
+    if not scales:
+        return None
+    for s in scales:
+        # x4 is two nearest x2 + conv steps, x2 and x3 one step each
+        want = ("conv_up1", "conv_up2") if s == 4 else ("conv_up1",)
+        have = tuple(n for n in ("conv_up1", "conv_up2") if f"heads.x{s}.{n}.weight" in sd)
+        if have != want or not _has(sd, f"heads.x{s}.conv_hr.weight", f"heads.x{s}.conv_last.weight"):
+            raise CheckpointError(
+                f"{where}: MultiScaleRRDBNet head x{s} has upsampling convs {list(have)}; expected "
+                f"{list(want)} plus conv_hr and conv_last"
+            )
+    return ArchSpec(
+        "MultiScaleRRDBNet",
+        {
+            "num_in_ch": _shape(sd, "conv_first.weight")[1],
+            "num_out_ch": _shape(sd, f"heads.x{scales[0]}.conv_last.weight")[0],
+            "num_feat": _shape(sd, "conv_first.weight")[0],
+            "num_block": _count(sd, "body.", where),
+            "num_grow_ch": _shape(sd, "body.0.rdb1.conv1.weight")[0],
+            "scales": list(scales),
+        },
+    )
+
+
+def _multiscale_msrresnet(sd: StateDict, where: str) -> ArchSpec | None:
+    if not _has(sd, "conv_first.weight", "body.0.conv1.weight") or "body.0.bn1.weight" in sd:
+        return None
+    scales = _head_scales(sd, where, "MultiScaleMSRResNet")
+    if not scales:
+        return None
+    num_feat = _shape(sd, "conv_first.weight")[0]
+    for s in scales:
+        up1, up2 = f"heads.x{s}.upconv1.weight", f"heads.x{s}.upconv2.weight"
+        want = (4 * num_feat, 4 * num_feat) if s == 4 else (s * s * num_feat,)
+        have = tuple(_shape(sd, k)[0] for k in (up1, up2) if k in sd)
+        if have != want or not _has(sd, f"heads.x{s}.conv_hr.weight", f"heads.x{s}.conv_last.weight"):
+            raise CheckpointError(
+                f"{where}: MultiScaleMSRResNet head x{s} has upsampling convs of {list(have)} channels for "
+                f"{num_feat} features; expected {list(want)} plus conv_hr and conv_last"
+            )
+    return ArchSpec(
+        "MultiScaleMSRResNet",
+        {
+            "num_in_ch": _shape(sd, "conv_first.weight")[1],
+            "num_out_ch": _shape(sd, f"heads.x{scales[0]}.conv_last.weight")[0],
+            "num_feat": num_feat,
+            "num_block": _count(sd, "body.", where),
+            "scales": list(scales),
+        },
+    )
+
+
 _DETECTORS: tuple[Callable[[StateDict, str], ArchSpec | None], ...] = (
+    _multiscale_rrdbnet,
+    _multiscale_msrresnet,
     _rrdbnet,
     _msrresnet,
     _srresnet,

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import pickle
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -23,7 +24,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from sr.archs import ARCHS, check_arch_args
+from sr.archs import ARCHS, MULTISCALE_ARCHS, check_arch_args
 from sr.atomic import atomic_write
 from sr.checkpoints._pickle_scan import refused_globals
 from sr.checkpoints.errors import CheckpointError
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 # wrapper keys tried in this order when no key is requested (BasicSR, Lightning/timm, ESRGAN trainers)
 WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net", "netG", "net_g", "generator")
 SAFETENSORS_SUFFIX = ".safetensors"
+_HEAD_KEY = re.compile(r"heads\.x(\d+)\.")  # a multi-scale generator's head for scale S
 ARCH_META, KEY_META = "sr_arch", "sr_key"  # safetensors metadata written by save_checkpoint
 
 
@@ -80,10 +82,11 @@ def save_checkpoint(
     given)})``. ``.safetensors`` holds one state dict, ``params_ema`` when given (the weights used
     for inference), else ``params``, with metadata ``sr_arch`` (JSON of ``arch``) and ``sr_key``.
     ``arch`` is ``{"type": Name, **kwargs}``, checked against ``sr.archs`` and stored JSON-normalised
-    (tuples become lists) in both formats. Tensors are saved detached, on the CPU, without
-    ``module.`` prefixes. Atomic: written to a temporary file in the same folder, fsynced, then
-    renamed over ``path``; on any failure the temporary file is removed, an existing file at
-    ``path`` is left untouched, and ``CheckpointError`` is raised.
+    (tuples become lists) in both formats; for a multi-scale generator ``scales`` is recorded from
+    the ``heads.xS.`` keys when ``arch`` omits it (and must match them when given). Tensors are saved
+    detached, on the CPU, without ``module.`` prefixes. Atomic: written to a temporary file in the
+    same folder, fsynced, then renamed over ``path``; on any failure the temporary file is removed,
+    an existing file at ``path`` is left untouched, and ``CheckpointError`` is raised.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -96,6 +99,8 @@ def save_checkpoint(
     state = _tensor_dict(params, "params", path)
     state_ema = None if params_ema is None else _tensor_dict(params_ema, "params_ema", path)
     arch_opt = None if arch is None else _normalised_arch(arch, path)
+    if arch_opt is not None and arch_opt["type"] in MULTISCALE_ARCHS:
+        _record_scales(arch_opt, state_ema if state_ema is not None else state, path)
 
     write: Callable[[IO[bytes]], Any]
     if suffix == SAFETENSORS_SUFFIX:
@@ -215,6 +220,21 @@ def _normalised_arch(arch: Mapping[str, Any], path: Path) -> dict[str, Any]:
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: arch {dict(arch)!r}: {exc}") from None
     return normalised
+
+
+def _record_scales(arch: dict[str, Any], state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Set ``arch["scales"]`` of a multi-scale generator from the ``heads.xS.`` keys of ``state``."""
+    found = sorted({int(m.group(1)) for k in state if (m := _HEAD_KEY.match(k))})
+    given = arch.setdefault("scales", found)
+    try:
+        matches = sorted(given) == found
+    except TypeError:
+        matches = False
+    if not matches:
+        raise CheckpointError(
+            f"{path}: arch scales {arch['scales']} do not match the weights' heads "
+            f"{', '.join(f'x{s}' for s in found) or 'none'}"
+        )
 
 
 def _tensor_dict(

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sr.archs import ARCHS, SCALE_ARG, build, check_arch_args
+from sr.archs import ARCHS, MULTISCALE_ARCHS, SCALE_ARG, ScaleView, build, check_arch_args
 from sr.checkpoints.detect import detect_arch
 from sr.checkpoints.errors import CheckpointError
 from sr.checkpoints.io import read_state_dict
@@ -58,6 +58,9 @@ def load_model(
     ``detect_arch``; ``net_opt`` overrides its arguments (checked against the constructor; a
     ``type`` in it must agree with the file). An undetermined scale argument (SRCNN's ``upscale``)
     is taken from ``net_opt`` or ``scale``; otherwise a given ``scale`` must equal the model's.
+    A multi-scale generator (``MultiScaleMSRResNet``/``MultiScaleRRDBNet``) comes back as
+    ``ScaleView(model, scale)``, the head for ``scale`` presented as a single-scale model (the whole
+    model is its ``.module``); ``scale`` may be omitted only when the model has a single scale.
     Discriminators and every other problem raise ``CheckpointError`` naming the file.
     """
     source = str(path)
@@ -89,6 +92,8 @@ def load_model(
         raise CheckpointError(f"{source}: net_opt: {exc}") from None
     kwargs.update(overrides)
 
+    if arch_type in MULTISCALE_ARCHS:
+        return _load_multiscale(source, state, arch_type, kwargs, scale)
     scale_arg = SCALE_ARG[arch_type]
     if scale_arg in undetermined and scale_arg not in overrides:
         if scale is None:
@@ -104,12 +109,32 @@ def load_model(
             f"but scale {scale} was requested"
         )
 
-    try:
-        model = build({"type": arch_type, **kwargs})
-    except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"{source}: cannot build {arch_type}({_kwargs(kwargs)}): {exc}") from exc
+    model = _build(source, arch_type, kwargs)
     load_weights(model, state, source)
     return model.eval()
+
+
+def _load_multiscale(
+    source: str, state: Mapping[str, torch.Tensor], arch_type: str, kwargs: dict[str, Any], scale: int | None
+) -> nn.Module:
+    model = _build(source, arch_type, kwargs)
+    scales = tuple(getattr(model, "scales", ()))
+    have = ", ".join(f"x{s}" for s in scales)
+    if scale is None:
+        if len(scales) != 1:
+            raise CheckpointError(f"{source}: the model has scales {have}; pass --scale N to pick one")
+        scale = scales[0]
+    elif scale not in scales:
+        raise CheckpointError(f"{source}: the model has scales {have}; asked for x{scale}")
+    load_weights(model, state, source)
+    return ScaleView(model.eval(), scale).eval()
+
+
+def _build(source: str, arch_type: str, kwargs: Mapping[str, Any]) -> nn.Module:
+    try:
+        return build({"type": arch_type, **kwargs})
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{source}: cannot build {arch_type}({_kwargs(kwargs)}): {exc}") from exc
 
 
 def _more(keys: list[str]) -> str:
