@@ -140,9 +140,14 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{PROG}: wrote {out} (alpha {alpha_label(alphas[0])}: {alphas[0] * 100:g}% GAN model)")
             return
 
-        model_scale = psnr.arch[SCALE_ARG[psnr.arch["type"]]]
-        if args.eval and args.scale is not None and args.scale != model_scale:
-            raise ValueError(f"--scale {args.scale}, but the models upscale x{model_scale}")
+        own = psnr.arch[SCALE_ARG[psnr.arch["type"]]]
+        model_scales = [int(s) for s in own] if isinstance(own, list | tuple) else [int(own)]
+        if args.eval and args.scale is not None and args.scale not in model_scales:
+            have = ", ".join(f"x{s}" for s in model_scales)
+            raise ValueError(f"--scale {args.scale}, but the models upscale {have}")
+        if args.eval and args.scale is None and len(model_scales) > 1:
+            raise ValueError(f"multi-scale models ({model_scales}): pass --scale to pick the one to evaluate")
+        model_scale = args.scale if args.scale is not None else model_scales[0]
         paths = sweep(
             psnr,
             gan,

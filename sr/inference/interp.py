@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sr.archs import ARCHS, SCALE_ARG, arch_class, build, check_arch_args
+from sr.archs import ARCHS, SCALE_ARG, ScaleView, arch_class, build, check_arch_args, scales_of
 from sr.atomic import atomic_write_bytes
 from sr.checkpoints import (
     CheckpointError,
@@ -378,7 +378,9 @@ def evaluate_sweep(
     for alpha, path in checkpoints.items():
         rows.append(score(load_model(path, scale=scale).to(device), "network", alpha, path.name))
     if blend is not None:
-        model = ImageBlend(blend[0].build(), blend[1].build()).to(device)
+        nets = [w.build() for w in blend]
+        nets = [ScaleView(n, scale) if len(scales_of(n)) > 1 else n for n in nets]
+        model = ImageBlend(nets[0], nets[1]).to(device)
         for alpha in checkpoints:
             model.alpha = alpha
             rows.append(score(model, "image", alpha, None))
