@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from sr.archs import ScaleView, scales_of
 from sr.atomic import atomic_write_bytes
 from sr.data import build_dataset, build_train_loader, build_val_loader, iterate_forever
 from sr.engine.dist import DistContext
@@ -35,6 +36,25 @@ log = logging.getLogger("sr.train")
 
 class RunFolderExistsError(FileExistsError):
     pass
+
+
+class SourceShares:
+    """Counts the training batches drawn from each source of a mixed-resolution set."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.counts = [0] * len(names)
+
+    def count(self, batch: dict[str, Any]) -> None:
+        if self.names:
+            self.counts[int(batch["source"][0])] += 1
+
+    def realised(self) -> dict[str, float]:
+        total = max(sum(self.counts), 1)
+        return {f"share_{n}": c / total for n, c in zip(self.names, self.counts, strict=True)}
+
+    def text(self) -> str:
+        return ", ".join(f"{k[6:]} {v:.3f}" for k, v in self.realised().items())
 
 
 class StopRequested:
@@ -99,16 +119,21 @@ class Trainer:
             atomic_write_bytes(self.run_dir / "options.yml", dump_options(self.opt).encode())
         self.ctx.barrier()
 
-    def _datasets(self) -> tuple[Any, dict[str, Any]]:
-        sets = self.opt.datasets
-        train_set = build_dataset(sets["train"], self.opt.scale, key="datasets.train")
-        vals = {}
-        if self.opt.val is not None:
-            for key, dopt in sets.items():
-                if key != "train":
-                    vals[dopt.name] = build_val_loader(
-                        build_dataset(dopt, self.opt.scale, key=f"datasets.{key}")
-                    )
+    def _datasets(self) -> tuple[Any, dict[str, tuple[int, Any]]]:
+        """The training set, and ``{label: (scale, loader)}`` of the validation sets; a multi-scale
+        run validates every set at every scale (labels ``Set5_x2``, ``Set5_x3``, ...)."""
+        opt = self.opt
+        multi = {"scales": list(opt.scales)} if opt.scales else {}
+        train_set = build_dataset(opt.datasets["train"], opt.scale, key="datasets.train", **multi)
+        vals: dict[str, tuple[int, Any]] = {}
+        if opt.val is not None:
+            scales = list(opt.scales) if opt.scales else [opt.scale]
+            for key, dopt in opt.datasets.items():
+                if key == "train":
+                    continue
+                for s in scales:
+                    label = dopt.name if len(scales) == 1 else f"{dopt.name}_x{s}"
+                    vals[label] = (s, build_val_loader(build_dataset(dopt, s, key=f"datasets.{key}")))
         return train_set, vals
 
     # --------------------------------------------------------------- the loop
@@ -140,6 +165,7 @@ class Trainer:
             start = int(state["iter"])
             log.info("resumed from %s at iteration %d", self.resume_path, start)
         train_opt = opt.datasets["train"]
+        multi = {"scales": list(opt.scales), "scale_weights": opt.train.scale_weights} if opt.scales else {}
         loader, sampler = build_train_loader(
             train_set,
             train_opt,
@@ -147,7 +173,9 @@ class Trainer:
             rank=ctx.rank,
             world_size=ctx.world_size,
             start_iter=start,
+            **multi,
         )
+        shares = SourceShares([s.name for s in train_opt.sources] if train_opt.sources else [])
         batches = iterate_forever(loader, sampler, start)
         total = opt.train.total_iter
         log.info(
@@ -168,6 +196,7 @@ class Trainer:
         with StopRequested() as stop:
             for it in range(start + 1, total + 1):
                 batch = next(batches)
+                shares.count(batch)
                 lrs = model.learning_rates()  # the rates this iteration uses
                 try:
                     logs = model.train_step(batch, it)
@@ -180,6 +209,9 @@ class Trainer:
                     if ctx.is_main:
                         log.info(progress.line(it, lrs, logs))
                         tb.scalars("train", {**logs, **lrs}, it)
+                        if shares.names:
+                            log.info("realised source shares: %s", shares.text())
+                            tb.scalars("data", shares.realised(), it)
                 if opt.val is not None and val_loaders and it % opt.val.val_freq == 0:
                     self._validate(model, validator, val_loaders, it, tb)
                 stopping = stop.agreed(ctx)
@@ -208,8 +240,10 @@ class Trainer:
         if self.ctx.is_main:
             assert self.opt.val is not None
             save_dir = self.run_dir / "visualization" if self.opt.val.save_img else None
-            for i, (name, loader) in enumerate(loaders.items()):
-                results, first, improved = validator.run(model.eval_net(), name, loader, it, save_dir)
+            net = model.eval_net()
+            for i, (name, (scale, loader)) in enumerate(loaders.items()):
+                view = ScaleView(net, scale) if len(scales_of(net)) > 1 else net
+                results, first, improved = validator.run(view, name, loader, it, save_dir, scale)
                 text = ", ".join(f"{k} {v:.4f}" for k, v in results.items())
                 log.info("validation %s at iter %d: %s", name, it, text)
                 tb.scalars(f"val/{name}", results, it)

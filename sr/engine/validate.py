@@ -76,9 +76,9 @@ class Validator:
                 self._lpips_missing = True
         return self._lpips
 
-    def _score(self, m: MetricOptions, sr: torch.Tensor, gt: torch.Tensor) -> float | None:
+    def _score(self, m: MetricOptions, sr: torch.Tensor, gt: torch.Tensor, scale: int) -> float | None:
         kind = metric_kind(m)
-        crop = self.scale if m.crop_border is None else m.crop_border
+        crop = scale if m.crop_border is None else m.crop_border
         if kind == "psnr":
             return psnr(sr, gt, crop_border=crop, y_channel=m.test_y_channel)
         if kind == "ssim":
@@ -99,6 +99,7 @@ class Validator:
         loader: Iterable[dict[str, Any]],
         it: int,
         save_dir: Path | None = None,
+        scale: int | None = None,
     ) -> tuple[dict[str, float], torch.Tensor | None, bool]:
         """Mean of every metric over ``loader`` (batch 1). Returns them, the first output, and
         whether the first metric reached a new best."""
@@ -115,7 +116,7 @@ class Validator:
             if first is None:
                 first = out[0]
             for mname, m in self.metrics.items():
-                value = self._score(m, out, gt)
+                value = self._score(m, out, gt, scale or self.scale)
                 if value is not None:
                     sums[mname] = sums.get(mname, 0.0) + value
                     counts[mname] = counts.get(mname, 0) + 1

@@ -53,7 +53,7 @@ class GANModel(SRModel):
         d_plain.requires_grad_(False)
         update_g = it % train.net_d_iters == 0 and it > train.net_d_init_iters
         with self.autocast():
-            sr = self.net_g_train(lq) if update_g else None
+            sr = self.generate(lq, batch) if update_g else None
         if update_g:
             assert sr is not None
             with self.autocast():
@@ -68,7 +68,7 @@ class GANModel(SRModel):
             log.update({k: v.item() for k, v in losses.items()})
         else:
             with torch.no_grad(), self.autocast():
-                sr = self.net_g_train(lq)
+                sr = self.generate(lq, batch)
 
         # discriminator update
         d_plain.requires_grad_(True)

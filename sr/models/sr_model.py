@@ -68,6 +68,7 @@ class SRModel:
             load_pretrained(
                 self.net_g, opt.path.pretrain_network_g, opt.path.param_key_g, opt.path.strict_load_g, "G"
             )
+        self.multiscale = len(getattr(self.net_g, "scales", ())) > 1
         self.memory_format = torch.channels_last if train.channels_last else torch.contiguous_format
         self.net_g.to(memory_format=self.memory_format)
         self.ema = ModelEMA(self.net_g, train.ema_decay) if train.ema_decay > 0 else None
@@ -94,7 +95,9 @@ class SRModel:
         wrapped: nn.Module = net
         if self.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            wrapped = DistributedDataParallel(net, device_ids=ids)
+            # a multi-scale generator leaves the other scales' heads unused in each iteration
+            unused = len(getattr(net, "scales", ())) > 1
+            wrapped = DistributedDataParallel(net, device_ids=ids, find_unused_parameters=unused)
         if self.opt.train.compile:
             wrapped = torch.compile(wrapped)  # type: ignore[assignment]
         return wrapped
@@ -111,6 +114,13 @@ class SRModel:
         lq = batch["lq"].to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         gt = batch["gt"].to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         return lq, gt
+
+    def generate(self, lq: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        """The generator on ``lq``; a multi-scale generator gets the batch's scale (one per batch)."""
+        if not self.multiscale:
+            return self.net_g_train(lq)
+        scale = batch["scale"]
+        return self.net_g_train(lq, scale=int(scale[0] if isinstance(scale, torch.Tensor) else scale))
 
     def content_losses(self, sr: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
         """Pixel, SSIM and perceptual terms, each already weighted (their ``loss_weight``)."""
@@ -147,7 +157,7 @@ class SRModel:
         lq, gt = self.feed(batch)
         self.net_g.train()
         with self.autocast():
-            sr = self.net_g_train(lq)
+            sr = self.generate(lq, batch)
             losses = self.content_losses(sr, gt)
         total = sum(losses.values())
         assert isinstance(total, torch.Tensor)

@@ -24,6 +24,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from sr.options.rules import check_rules
 from sr.options.schema import RENAMED, Options
 
 __all__ = [
@@ -36,8 +37,6 @@ __all__ = [
     "parse_value",
     "read_yaml",
 ]
-
-GAN_MODELS = ("SRGANModel", "ESRGANModel")
 
 
 class OptionsError(ValueError):
@@ -353,80 +352,6 @@ def _check_components(obj: Any, path: str) -> None:
             _check_components(value, _join(path, f.name))
 
 
-# --- rules between keys ------------------------------------------------------------------------------
-
-
-def _check_rules(opt: Options, require_train: bool) -> None:
-    """Semantic checks after typing; each error names the key."""
-    if not 1 <= opt.scale <= 8:
-        raise ValueError(f"scale: {opt.scale} is out of range; expected 1..8")
-    train = opt.train
-    if train.total_iter <= 0:
-        raise ValueError(f"train.total_iter: {train.total_iter} must be > 0")
-    if not 0.0 <= train.ema_decay < 1.0:
-        raise ValueError(f"train.ema_decay: {train.ema_decay} is out of range; expected 0 <= ema_decay < 1")
-    if train.net_d_iters < 1:
-        raise ValueError(f"train.net_d_iters: {train.net_d_iters} must be >= 1")
-    if train.net_d_init_iters < 0:
-        raise ValueError(f"train.net_d_init_iters: {train.net_d_init_iters} must be >= 0")
-    if train.grad_clip is not None and train.grad_clip <= 0:
-        raise ValueError(f"train.grad_clip: {train.grad_clip} must be > 0 (or null for no clipping)")
-    if opt.model_type in GAN_MODELS:
-        for key, value in (("network_d", opt.network_d), ("train.gan_opt", train.gan_opt)):
-            if value is None:
-                raise ValueError(f"{key}: required for model_type {opt.model_type}")
-        if train.optim_d is None:
-            raise ValueError(f"train.optim_d: required for model_type {opt.model_type}")
-    _check_scale_arg(opt)
-    if require_train and "train" not in opt.datasets:
-        raise ValueError("datasets.train: required for training (the training set)")
-    for key, ds in opt.datasets.items():
-        where = f"datasets.{key}"
-        if key == "train" and ds.gt_size is None:
-            raise ValueError(f"{where}.gt_size: required for the training set (the GT crop size)")
-        if ds.gt_size is not None and (ds.gt_size <= 0 or ds.gt_size % opt.scale):
-            raise ValueError(
-                f"{where}.gt_size: {ds.gt_size} must be a positive multiple of scale {opt.scale}"
-            )
-        if ds.dataroot_gt is None:
-            raise ValueError(f"{where}.dataroot_gt: required for {ds.type}")
-        if ds.type == "PairedImageDataset" and ds.dataroot_lq is None:
-            raise ValueError(f"{where}.dataroot_lq: required for PairedImageDataset (or use HRImageDataset)")
-        if ds.type == "HRImageDataset" and ds.dataroot_lq is not None:
-            raise ValueError(
-                f"{where}.dataroot_lq: HRImageDataset makes the LQ images itself; remove the key "
-                "or use PairedImageDataset"
-            )
-        for name in ("batch_size_per_gpu", "dataset_enlarge_ratio"):
-            if getattr(ds, name) < 1:
-                raise ValueError(f"{where}.{name}: {getattr(ds, name)} must be >= 1")
-        if ds.num_worker_per_gpu < 0:
-            raise ValueError(f"{where}.num_worker_per_gpu: {ds.num_worker_per_gpu} must be >= 0")
-    if opt.val is not None:
-        if not any(k != "train" for k in opt.datasets):
-            raise ValueError("val: needs at least one validation dataset (datasets.<name> other than train)")
-        if opt.val.val_freq < 1:
-            raise ValueError(f"val.val_freq: {opt.val.val_freq} must be >= 1")
-        for key, metric in opt.val.metrics.items():
-            if metric.crop_border is not None and metric.crop_border < 0:
-                raise ValueError(f"val.metrics.{key}.crop_border: {metric.crop_border} must be >= 0")
-    for name in ("print_freq", "save_checkpoint_freq"):
-        if getattr(opt.logger, name) < 1:
-            raise ValueError(f"logger.{name}: {getattr(opt.logger, name)} must be >= 1")
-    if opt.logger.keep_last < 0:
-        raise ValueError(f"logger.keep_last: {opt.logger.keep_last} must be >= 0 (0 keeps every state)")
-
-
-def _check_scale_arg(opt: Options) -> None:
-    """A generator's own scale argument, when given, must equal ``scale``."""
-    from sr.archs import SCALE_ARG
-
-    name = opt.network_g.get("type")
-    arg = SCALE_ARG.get(name) if isinstance(name, str) else None
-    if arg is not None and arg in opt.network_g and opt.network_g[arg] != opt.scale:
-        raise ValueError(f"network_g.{arg}: {opt.network_g[arg]!r} differs from scale: {opt.scale}")
-
-
 # --- public entry points -----------------------------------------------------------------------------
 
 
@@ -437,7 +362,7 @@ def options_from_dict(data: Mapping[str, Any], source: str = "<dict>", require_t
         # types and structure first, then the rules between keys, then the component sections
         # (which import their registries)
         opt = _check_dataclass(Options, dict(data), "")
-        _check_rules(opt, require_train)
+        check_rules(opt, require_train)
         _check_components(opt, "")
     except ValueError as err:
         raise OptionsError(f"{source}: {err}") from None

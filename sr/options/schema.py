@@ -31,6 +31,7 @@ def component(registry: str, supplied: tuple[str, ...] = ()) -> Any:
     return field(default=None, metadata=registry_meta(registry, supplied))
 
 
+GAN_MODELS = ("SRGANModel", "ESRGANModel")
 ARCHS = "sr.archs:ARCHS"
 LOSSES = "sr.losses:LOSSES"
 OPTIMIZERS = "sr.models.optim:OPTIMIZERS"
@@ -40,6 +41,21 @@ SCHEDULERS = "sr.models.optim:SCHEDULERS"
 @dataclass(frozen=True)
 class IOBackend:
     type: Literal["disk", "lmdb"] = "disk"
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """One source of a mixed-resolution training set (HR images only). ``resolution``: the GT is
+    first downsampled by this factor with MATLAB bicubic (1 = native; cached once, not per epoch),
+    then pairs are made as usual. ``share``: relative share of the training batches drawn from it.
+    ``gt_size``: this source's patch size (default: the dataset's)."""
+
+    name: str
+    dataroot_gt: str
+    meta_info_file: str | None = None
+    resolution: float = 1.0
+    share: float = 1.0
+    gt_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,11 @@ class DatasetOptions:
     dataset_enlarge_ratio: int = 1
     cache: bool = False
     on_corrupt: Literal["error", "skip"] = "error"
+    # mixed-resolution training (HRImageDataset): several sources with resolutions and shares
+    sources: list[SourceOptions] | None = None
+    # band-limited targets: the GT patch is MATLAB-bicubic downsampled by this factor and upsampled
+    # back, so it holds no frequency above that fraction of its Nyquist (a baseline for studies)
+    gt_bandlimit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,8 @@ class TrainOptions:
     mixed_precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     channels_last: bool = False
     compile: bool = False
+    # multi-scale training: relative weights of ``scales`` when drawing each batch's scale
+    scale_weights: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +161,9 @@ class Options:
     train: TrainOptions
     model_type: Literal["SRModel", "SRGANModel", "ESRGANModel"] = "SRModel"
     scale: int = 4
+    # multi-scale models: the scales trained (each batch has one); ``scale`` is then the one used
+    # where a single scale is needed (e.g. the default of sr-eval)
+    scales: list[int] | None = None
     manual_seed: int = 0
     deterministic: bool = False
     datasets: dict[str, DatasetOptions] = field(default_factory=dict)
