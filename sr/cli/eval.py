@@ -2,7 +2,16 @@
 
 sr-eval --model {PATH|bicubic|bilinear|nearest|...} --scale S --data DIR [--data DIR ...]
         [--protocol y|rgb] [--crop-border N] [--net-opt key=value ...] [--json OUT]
-        [--save-images DIR] [--device auto|cpu|cuda] [--quiet]
+        [--save-images DIR] [--spectrum] [--spectrum-dir DIR] [--device auto|cpu|cuda] [--quiet]
+
+``--spectrum`` adds the spectral diagnostics of :mod:`sr.metrics.spectral` (``hf_error``,
+``spurious_energy``, ``lf_error``; per image and their means) to the table and the JSON, computed
+on the very luma images PSNR is computed on (after ``crop_border``), and writes one plot per
+dataset, ``DIR/DATASET_xS.png``: the radially averaged power spectra of the outputs and of the GT
+(means over the dataset's images, ``SPECTRUM_BANDS`` bands of (0, 0.5] cycles/pixel, so that images
+of any size average), with the LR Nyquist frequency marked, and the residual ratio per band.
+``DIR`` is ``--spectrum-dir`` (which implies ``--spectrum``), else ``OUT_STEM_spectrum/`` next to
+``--json OUT``, else ``./spectrum/``.
 """
 
 from __future__ import annotations
@@ -15,14 +24,18 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from sr.atomic import atomic_write
 from sr.checkpoints import CheckpointError
 from sr.cli.common import fail, parse_net_opt, pick_device, write_json_atomic
 from sr.data.imageio import ImageReadError, ImageWriteError, write_image
 from sr.inference.baselines import BASELINES
 from sr.inference.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
 from sr.inference.loading import load_upscaler
+from sr.metrics.spectral import radial_spectra, residual_ratio, spectral_report
 
 PROG = "sr-eval"
+SPECTRUM_BANDS = 64  # fixed, so that per-image spectra of any size average; images need >= 128 px
+SPECTRAL_KEYS = ("hf_error", "spurious_energy", "lf_error")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,17 +74,118 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", type=Path, help="write the results as JSON")
     p.add_argument("--save-images", type=Path, metavar="DIR", help="write outputs as DIR/DATASET/NAME.png")
+    p.add_argument(
+        "--spectrum",
+        action="store_true",
+        help="add spectral diagnostics (hf_error, spurious_energy, lf_error) and write spectrum plots",
+    )
+    p.add_argument(
+        "--spectrum-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder for the spectrum plots (implies --spectrum; default: OUT_STEM_spectrum/ next to "
+        "--json OUT, else ./spectrum/)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--quiet", action="store_true", help="print only the means")
     return p
 
 
-def format_table(result: DatasetResult, quiet: bool) -> str:
-    lines = [f"{result.name:<16} {'PSNR':>8} {'SSIM':>7}"]
+def format_table(result: DatasetResult, quiet: bool, spectrum: bool = False) -> str:
+    keys = SPECTRAL_KEYS if spectrum else ()
+    head = "".join(f" {k.split('_')[0] + '-err' if k.endswith('error') else 'spurious':>9}" for k in keys)
+
+    def row(label: str, v: dict[str, float]) -> str:
+        return f"  {label:<14} {v['psnr']:8.4f} {v['ssim']:7.4f}" + "".join(f" {v[k]:9.4f}" for k in keys)
+
+    lines = [f"{result.name:<16} {'PSNR':>8} {'SSIM':>7}{head}"]
     if not quiet:
-        lines += [f"  {stem:<14} {v['psnr']:8.4f} {v['ssim']:7.4f}" for stem, v in result.images.items()]
-    lines.append(f"  {'mean':<14} {result.psnr:8.4f} {result.ssim:7.4f}")
+        lines += [row(stem, v) for stem, v in result.images.items()]
+    means = {
+        k: sum(v[k] for v in result.images.values()) / len(result.images) for k in ("psnr", "ssim", *keys)
+    }
+    lines.append(row("mean", means))
     return "\n".join(lines)
+
+
+class SpectrumAccumulator:
+    """``on_scored`` hook of :func:`evaluate_folder`: the spectral summaries of each image, and the
+    running sums of its radial spectra (``SPECTRUM_BANDS`` bands) for the dataset's means."""
+
+    def __init__(self, scale: int) -> None:
+        self.scale = scale
+        self.count = 0
+        self.sums: dict[str, torch.Tensor] = {}
+        self.freqs = torch.zeros(0)
+
+    def __call__(self, path: Path, sr_y: torch.Tensor, gt_y: torch.Tensor) -> dict[str, float]:
+        try:
+            report = spectral_report(sr_y, gt_y, self.scale)
+            curves = radial_spectra(sr_y, gt_y, nbins=SPECTRUM_BANDS)
+        except ValueError as err:
+            raise ValueError(f"{path}: spectrum: {err}") from err
+        for key in ("sr", "gt", "residual"):
+            self.sums[key] = self.sums.get(key, 0) + getattr(curves, key)
+        self.freqs = curves.freqs
+        self.count += 1
+        return report.to_dict()
+
+    def summary(self) -> dict:
+        """Radial spectra averaged over the images, and the residual ratio of the averages."""
+        sr, gt, res = (self.sums[k] / self.count for k in ("sr", "gt", "residual"))
+        return {
+            "bands": SPECTRUM_BANDS,
+            "lr_nyquist": 0.5 / self.scale,
+            "freqs": self.freqs.tolist(),
+            "sr_power": sr.tolist(),
+            "gt_power": gt.tolist(),
+            "residual_power": res.tolist(),
+            "residual_ratio": residual_ratio(res, gt).tolist(),
+        }
+
+
+def plot_spectrum(path: Path, name: str, spectrum: dict) -> Path:
+    """Write the dataset's spectra plot (PNG) atomically; matplotlib's Agg canvas, no pyplot state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4), dpi=80)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    f, nyq = spectrum["freqs"], spectrum["lr_nyquist"]
+    left.semilogy(f, spectrum["gt_power"], label="ground truth", color="black")
+    left.semilogy(f, spectrum["sr_power"], label="SR output", color="tab:red")
+    left.set(title=f"{name}: radially averaged power spectrum", ylabel="power (density)")
+    right.semilogy(f, spectrum["residual_ratio"], color="tab:blue")
+    right.axhline(1.0, color="gray", linewidth=0.8, linestyle=":")
+    right.set(title="residual |F(SR-GT)|² / |F(GT)|² per band", ylabel="ratio")
+    for ax in (left, right):
+        ax.axvline(nyq, color="gray", linestyle="--", label=f"LR Nyquist ({nyq:.3g})")
+        ax.set(xlabel="radial frequency (cycles/pixel)", xlim=(0, 0.5))
+        ax.grid(True, alpha=0.3)
+    left.legend()
+    return atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
+
+
+def spectrum_dir(args: argparse.Namespace) -> Path:
+    """Where the plots go (module docstring); checked and created before any image is scored."""
+    label = "--spectrum-dir"
+    if args.spectrum_dir is not None:
+        out = args.spectrum_dir
+    elif args.json is not None:
+        out, label = args.json.with_name(f"{args.json.stem}_spectrum"), "spectrum folder"
+    else:
+        out, label = Path("spectrum"), "spectrum folder"
+    if args.scale < 2:
+        raise ValueError("--spectrum needs --scale >= 2 (no frequency lies above the LR Nyquist at x1)")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{label} {out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{label} {out}: cannot create the folder ({err})") from err
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
             if not folder.is_dir():
                 raise FileNotFoundError(f"--data {folder}: folder not found")
         crop = args.scale if args.crop_border is None else args.crop_border
+        spectrum = args.spectrum or args.spectrum_dir is not None
+        plot_dir = spectrum_dir(args) if spectrum else None
         print(f"{PROG}: model {args.model}, x{args.scale}, protocol {args.protocol}, luma, crop {crop}")
         report = {
             "scale": args.scale,
@@ -104,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
             def bar(items, name=folder.name):
                 return tqdm(items, desc=name, unit="img", leave=False) if show_bar else iter(items)
 
+            spectra = SpectrumAccumulator(args.scale) if spectrum else None
             result = evaluate_folder(
                 model,
                 folder,
@@ -113,9 +230,21 @@ def main(argv: list[str] | None = None) -> None:
                 device,
                 on_image=save,
                 progress=bar,
+                on_scored=spectra,
             )
-            report["datasets"][folder.name] = result.to_dict()
-            print(format_table(result, args.quiet))
+            entry = result.to_dict()
+            if spectra is not None and plot_dir is not None:
+                for k in SPECTRAL_KEYS:
+                    entry[k] = sum(v[k] for v in result.images.values()) / len(result.images)
+                entry["spectrum"] = spectra.summary()
+                plot = plot_spectrum(
+                    plot_dir / f"{folder.name}_x{args.scale}.png", folder.name, entry["spectrum"]
+                )
+                entry["spectrum"]["plot"] = str(plot)
+            report["datasets"][folder.name] = entry
+            print(format_table(result, args.quiet, spectrum))
+            if "spectrum" in entry:
+                print(f"  spectrum plot: {entry['spectrum']['plot']}")
         if args.json:
             write_json_atomic(args.json, report)
     except (CheckpointError, ImageReadError, ImageWriteError, FileNotFoundError, ValueError) as err:

@@ -127,8 +127,13 @@ def evaluate_folder(
     device: torch.device | str = "cpu",
     on_image: Callable[[Path, torch.Tensor], None] | None = None,
     progress: Callable[[Iterable[Path]], Iterable[Path]] = iter,
+    on_scored: Callable[[Path, torch.Tensor, torch.Tensor], dict[str, float] | None] | None = None,
 ) -> DatasetResult:
-    """Score every image of ``folder``; ``on_image(path, sr)`` receives each output (e.g. to save it)."""
+    """Score every image of ``folder``; ``on_image(path, sr)`` receives each output (e.g. to save it).
+
+    ``on_scored(path, sr_luma, gt_luma)`` receives the very luma pair PSNR/SSIM scored, float64
+    ``(1, H, W)`` after ``crop_border`` (8-bit levels under protocol ``y``), e.g. for extra metrics;
+    the scores it returns, if any, join the image's entry in ``result.images``."""
     crop = scale if crop_border is None else crop_border
     result = DatasetResult(folder.name)
     model.eval()
@@ -139,6 +144,10 @@ def evaluate_folder(
             "psnr": psnr(sr_y, gt_y, crop_border=crop, quantize=quantize),
             "ssim": ssim(sr_y, gt_y, crop_border=crop, quantize=quantize),
         }
+        if on_scored is not None:
+            c = (slice(crop, -crop) if crop else slice(None),) * 2
+            extra = on_scored(path, sr_y[(..., *c)], gt_y[(..., *c)])
+            result.images[path.stem].update(extra or {})
         if on_image is not None:
             on_image(path, out)
     return result

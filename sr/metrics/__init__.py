@@ -1,6 +1,22 @@
 """Image quality metrics. PSNR/SSIM follow the published SR protocol (see ``psnr_ssim``);
-LPIPS wraps the ``lpips`` package (``sr.metrics.lpips``, imported on demand)."""
+LPIPS wraps the ``lpips`` package (``sr.metrics.lpips``, imported on demand); ``spectral`` holds the
+spectral (aliasing) diagnostics: radially averaged power and residual spectra and their summaries."""
 
 from sr.metrics.psnr_ssim import gaussian_window, psnr, ssim, ssim_map
+from sr.metrics.spectral import (
+    SpectralReport,
+    radial_power_spectrum,
+    residual_spectrum,
+    spectral_report,
+)
 
-__all__ = ["gaussian_window", "psnr", "ssim", "ssim_map"]
+__all__ = [
+    "SpectralReport",
+    "gaussian_window",
+    "psnr",
+    "radial_power_spectrum",
+    "residual_spectrum",
+    "spectral_report",
+    "ssim",
+    "ssim_map",
+]
