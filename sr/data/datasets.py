@@ -1,12 +1,20 @@
 """Training and validation datasets over DIV2K-style folders, BasicSR meta-info lists and LMDBs.
 
-Items are dicts ``{"lq": float32 (3, h, w), "gt": float32 (3, h * scale, w * scale), "key": GT stem}``,
-RGB in [0, 1] (gray files replicated to three channels, alpha dropped).
+Items are dicts ``{"lq": float32 (3, h, w), "gt": float32 (3, h * scale, w * scale), "key": GT stem,
+"scale": int, "source": 0}``, RGB in [0, 1] (gray files replicated to three channels, alpha dropped).
 
-An item is addressed by ``dataset[index]`` or ``dataset[(index, seed)]``; the random crop (``gt_size``)
-and the flips/transposes (``use_hflip``, ``use_rot``) are drawn from ``numpy.random.default_rng(seed)``,
-so an item depends only on ``(index, seed)``: never on global RNG state or on the worker. A plain int
-means seed 0 (validation sets, with ``gt_size`` null, draw nothing).
+An item is addressed by ``dataset[index]``, ``dataset[(index, seed)]`` or (multi-scale training,
+:class:`sr.data.sampler.MixedBatchSampler`) ``dataset[(0, index, seed, scale)]``; the random crop
+(``gt_size``) and the flips/transposes (``use_hflip``, ``use_rot``) are drawn from
+``numpy.random.default_rng(seed)``, so an item depends only on its key: never on global RNG state or
+on the worker. A plain int means seed 0 and the dataset's scale (validation sets, with ``gt_size``
+null, draw nothing). Only :class:`HRImageDataset` takes other scales than the one it was built for
+(those of ``build_dataset(..., scales=)``); its LQ is made at the item's scale.
+
+``gt_bandlimit: b`` (a study baseline) replaces the GT of every item, after the LQ was made from the
+original GT, by :func:`sr.data.transforms.band_limit` ``(gt, b)``: MATLAB bicubic down by ``b`` and up
+to its size again, neither clamped nor rounded; the target then holds no frequency above ``b`` times
+its Nyquist frequency (up to the bicubic kernel's leakage).
 
 - :class:`PairedImageDataset`: GT and LQ images; the LQ of GT stem ``S`` is ``filename_tmpl.format(S)``
   with any image extension (DIV2K: ``'{}x4'``). The LQ must be exactly GT size / scale. Training crops
@@ -33,8 +41,17 @@ import torch
 from torch.utils.data import Dataset
 
 from sr.data.imageio import ImageReadError
+from sr.data.mixed import MixedSourceDataset, build_mixed_dataset
+from sr.data.sampler import parse_key
 from sr.data.sources import DatasetError, ImageSource, gt_entries, lq_index, require_dir
-from sr.data.transforms import apply_augment, draw_augment, mod_crop, random_crop_origin, round_to_8bit
+from sr.data.transforms import (
+    apply_augment,
+    band_limit,
+    draw_augment,
+    mod_crop,
+    random_crop_origin,
+    round_to_8bit,
+)
 from sr.ops import imresize
 from sr.options.schema import DatasetOptions
 
@@ -45,7 +62,8 @@ Item = dict[str, Any]
 
 class _SRDataset(Dataset):
     """Shared machinery: the entry list ``(stem, gt_ref, lq_ref | None)``, corrupt-file handling,
-    caching and the ``(index, seed)`` protocol. Subclasses implement :meth:`make_item`."""
+    caching and the key protocol. Subclasses implement :meth:`make_item`. ``scales``: the scales an
+    item may ask for (default: just ``scale``)."""
 
     def __init__(
         self,
@@ -55,8 +73,10 @@ class _SRDataset(Dataset):
         entries: list[tuple[str, str, str | None]],
         gt: ImageSource,
         lq: ImageSource | None,
+        scales: tuple[int, ...] | None = None,
     ) -> None:
         self.opt, self.scale, self.key = opt, scale, key
+        self.scales = tuple(scales) if scales else (scale,)
         self.gt_source, self.lq_source = gt, lq
         self.skipped: list[Path] = []
         if opt.on_corrupt == "skip" or opt.cache:
@@ -89,15 +109,21 @@ class _SRDataset(Dataset):
     def __len__(self) -> int:
         return len(self.entries)
 
-    def __getitem__(self, item: int | tuple[int, int]) -> Item:
-        index, seed = item if isinstance(item, tuple | list) else (item, 0)
+    def __getitem__(self, item: int | tuple[int, ...]) -> Item:
+        source, index, seed, scale = parse_key(item, self.scale)
+        if source != 0:
+            raise IndexError(f"{self.key}: source {source} requested from a single-source dataset")
+        if scale not in self.scales:
+            raise DatasetError(f"{self.key}: scale {scale} requested; this dataset makes {list(self.scales)}")
         stem, gt_ref, lq_ref = self.entries[index]
-        rng = np.random.default_rng(int(seed))
-        lq, gt = self.make_item(gt_ref, lq_ref, rng)
-        return {"lq": lq, "gt": gt, "key": stem}
+        rng = np.random.default_rng(seed)
+        lq, gt = self.make_item(gt_ref, lq_ref, rng, scale)
+        if self.opt.gt_bandlimit is not None:
+            gt = band_limit(gt, self.opt.gt_bandlimit)
+        return {"lq": lq, "gt": gt, "key": stem, "scale": scale, "source": 0}
 
     def make_item(
-        self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator
+        self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator, scale: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
@@ -125,9 +151,9 @@ class PairedImageDataset(_SRDataset):
     """GT/LQ pairs from folders, a meta-info list or LMDBs (see the module docstring)."""
 
     def make_item(
-        self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator
+        self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator, scale: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        assert lq_ref is not None and self.lq_source is not None
+        assert lq_ref is not None and self.lq_source is not None and scale == self.scale
         gt, lq = self._read(self.gt_source, gt_ref), self._read(self.lq_source, lq_ref)
         s = self.scale
         if gt.shape[-2] != lq.shape[-2] * s or gt.shape[-1] != lq.shape[-1] * s:
@@ -148,9 +174,11 @@ class PairedImageDataset(_SRDataset):
 
 
 class HRImageDataset(_SRDataset):
-    """GT only; the LQ made by MATLAB bicubic at 1/scale and rounded to 8 bits (module docstring).
+    """GT only; the LQ made by MATLAB bicubic at 1/scale and rounded to 8 bits (module docstring),
+    at the scale each item asks for (one of ``scales``: multi-scale training).
 
-    With ``cache`` and no ``gt_size`` (validation), the LQ images are computed once at build time."""
+    With ``cache`` and no ``gt_size`` (validation), the LQ images at the dataset's ``scale`` are
+    computed once at build time."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -161,32 +189,48 @@ class HRImageDataset(_SRDataset):
                     mod_crop(self._read(self.gt_source, gt_ref), self.scale)
                 )
 
-    def _downscale(self, gt: torch.Tensor) -> torch.Tensor:
-        return round_to_8bit(imresize(gt, 1 / self.scale))
+    def _downscale(self, gt: torch.Tensor, scale: int | None = None) -> torch.Tensor:
+        return round_to_8bit(imresize(gt, 1 / (scale or self.scale)))
 
     def make_item(
-        self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator
+        self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator, scale: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         gt = self._read(self.gt_source, gt_ref)
         if self.opt.gt_size is None:
-            gt = mod_crop(gt, self.scale)
-            lq = self._lq_cache.get(gt_ref)
-            return (self._downscale(gt) if lq is None else lq), gt
+            gt = mod_crop(gt, scale)
+            lq = self._lq_cache.get(gt_ref) if scale == self.scale else None
+            return (self._downscale(gt, scale) if lq is None else lq), gt
         self._check_fits(gt, gt_ref)
         size = self.opt.gt_size
         top, left = random_crop_origin(rng, gt.shape[-2], gt.shape[-1], size)
         (gt,) = self._augment(rng, gt[:, top : top + size, left : left + size])
-        return self._downscale(gt), gt
+        return self._downscale(gt, scale), gt
 
 
-def build_dataset(opt: DatasetOptions, scale: int, *, key: str) -> _SRDataset:
+def build_dataset(
+    opt: DatasetOptions, scale: int, *, key: str, scales: list[int] | None = None
+) -> _SRDataset | MixedSourceDataset:
     """The dataset ``opt`` describes, for upscaling factor ``scale``; ``key`` (e.g. ``datasets.train``)
-    names it in errors. Raises :class:`DatasetError` for a missing dataroot, a GT without its LQ,
-    an impossible ``gt_size``, or (``on_corrupt: error`` with ``cache``) an unreadable image."""
-    if scale < 1:
-        raise DatasetError(f"{key}: scale must be >= 1, got {scale}")
-    if opt.gt_size is not None and (opt.gt_size < scale or opt.gt_size % scale):
-        raise DatasetError(f"{key}.gt_size: {opt.gt_size} is not a positive multiple of the scale {scale}")
+    names it in errors. ``scales``: the run's ``scales`` (multi-scale training; None = ``scale``
+    only): the scales items may ask for. With ``sources``, a :class:`MixedSourceDataset`.
+    Raises :class:`DatasetError` for a missing dataroot, a GT without its LQ, an impossible
+    ``gt_size``, or (``on_corrupt: error`` with ``cache``) an unreadable image."""
+    all_scales = tuple(scales) if scales else (scale,)
+    if scale < 1 or any(s < 1 for s in all_scales):
+        raise DatasetError(f"{key}: scales must be >= 1, got scale {scale}, scales {scales}")
+    if scale not in all_scales:
+        raise DatasetError(f"{key}: scale {scale} is not one of scales {list(all_scales)}")
+    if opt.gt_size is not None and (opt.gt_size < 1 or any(opt.gt_size % s for s in all_scales)):
+        what = f"the scale {scale}" if len(all_scales) == 1 else f"every scale of {list(all_scales)}"
+        raise DatasetError(f"{key}.gt_size: {opt.gt_size} is not a positive multiple of {what}")
+    if opt.gt_bandlimit is not None and not 0 < opt.gt_bandlimit <= 1:
+        raise DatasetError(f"{key}.gt_bandlimit: {opt.gt_bandlimit} must be in (0, 1] (1 = no limit)")
+    if opt.sources is not None:
+        if opt.type != "HRImageDataset":
+            raise DatasetError(f"{key}.sources: only for HRImageDataset, not {opt.type}")
+        if opt.dataroot_gt is not None or opt.dataroot_lq is not None or opt.meta_info_file is not None:
+            raise DatasetError(f"{key}.dataroot_gt: give the folders in {key}.sources, not here")
+        return build_mixed_dataset(opt, scale, key=key, scales=all_scales)
     backend = opt.io_backend.type
     what = "LMDB folder" if backend == "lmdb" else "folder"
     gt_root = require_dir(opt.dataroot_gt, f"{key}.dataroot_gt", what)
@@ -198,9 +242,14 @@ def build_dataset(opt: DatasetOptions, scale: int, *, key: str) -> _SRDataset:
                 f"{key}.dataroot_lq: HRImageDataset makes the LQ itself; remove dataroot_lq "
                 "or use type: PairedImageDataset"
             )
-        return HRImageDataset(opt, scale, key, [(s, r, None) for s, r in gts], gt_source, None)
+        return HRImageDataset(opt, scale, key, [(s, r, None) for s, r in gts], gt_source, None, all_scales)
     if opt.type != "PairedImageDataset":
         raise DatasetError(f"{key}.type: unknown {opt.type!r}; allowed: HRImageDataset, PairedImageDataset")
+    if len(all_scales) > 1:
+        raise DatasetError(
+            f"{key}.type: PairedImageDataset holds LQ files of one scale; multi-scale training "
+            f"(scales {list(all_scales)}) needs HRImageDataset, which makes the LQ at each batch's scale"
+        )
     lq_root = require_dir(opt.dataroot_lq, f"{key}.dataroot_lq", what)
     index = lq_index(lq_root, backend, f"{key}.dataroot_lq")
     entries: list[tuple[str, str, str | None]] = []

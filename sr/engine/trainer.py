@@ -123,8 +123,7 @@ class Trainer:
         """The training set, and ``{label: (scale, loader)}`` of the validation sets; a multi-scale
         run validates every set at every scale (labels ``Set5_x2``, ``Set5_x3``, ...)."""
         opt = self.opt
-        multi = {"scales": list(opt.scales)} if opt.scales else {}
-        train_set = build_dataset(opt.datasets["train"], opt.scale, key="datasets.train", **multi)
+        train_set = build_dataset(opt.datasets["train"], opt.scale, key="datasets.train", scales=opt.scales)
         vals: dict[str, tuple[int, Any]] = {}
         if opt.val is not None:
             scales = list(opt.scales) if opt.scales else [opt.scale]
@@ -165,7 +164,6 @@ class Trainer:
             start = int(state["iter"])
             log.info("resumed from %s at iteration %d", self.resume_path, start)
         train_opt = opt.datasets["train"]
-        multi = {"scales": list(opt.scales), "scale_weights": opt.train.scale_weights} if opt.scales else {}
         loader, sampler = build_train_loader(
             train_set,
             train_opt,
@@ -173,7 +171,8 @@ class Trainer:
             rank=ctx.rank,
             world_size=ctx.world_size,
             start_iter=start,
-            **multi,
+            scales=opt.scales,
+            scale_weights=opt.train.scale_weights,
         )
         shares = SourceShares([s.name for s in train_opt.sources] if train_opt.sources else [])
         batches = iterate_forever(loader, sampler, start)

@@ -17,6 +17,8 @@ SHRINK = {
     "SRResNet": ["network_g.num_feat=8", "network_g.num_block=1"],
     "RRDBNet": ["network_g.num_feat=8", "network_g.num_block=1", "network_g.num_grow_ch=4"],
     "SRCNN": ["network_g.num_feat=8", "network_g.num_feat2=4"],
+    "MultiScaleMSRResNet": ["network_g.num_feat=8", "network_g.num_block=1"],
+    "MultiScaleRRDBNet": ["network_g.num_feat=8", "network_g.num_block=1", "network_g.num_grow_ch=4"],
 }
 
 
@@ -26,7 +28,7 @@ def test_recipe_trains_two_iterations(recipe: Path, tmp_path: Path):
 
     raw = yaml.safe_load(recipe.read_text())
     gt_size = raw["datasets"]["train"]["gt_size"]
-    train_dir = make_images(tmp_path / "train", n=3, size=gt_size + 12)
+    train_dir = make_images(tmp_path / "train", n=3, size=2 * gt_size + 12)
     val_dir = make_images(tmp_path / "val", n=1, size=36, seed=1)
     sets = [
         f"path.experiments_root={tmp_path / 'exp'}",
@@ -34,7 +36,6 @@ def test_recipe_trains_two_iterations(recipe: Path, tmp_path: Path):
         "datasets.train.type=HRImageDataset",
         "datasets.train.dataroot_lq=null",
         "datasets.train.meta_info_file=null",
-        f"datasets.train.dataroot_gt={train_dir}",
         "datasets.train.num_worker_per_gpu=0",
         "datasets.train.batch_size_per_gpu=2",
         "datasets.train.dataset_enlarge_ratio=1",
@@ -45,6 +46,12 @@ def test_recipe_trains_two_iterations(recipe: Path, tmp_path: Path):
         "logger.save_checkpoint_freq=2",
         *SHRINK[raw["network_g"]["type"]],
     ]
+    if raw["datasets"]["train"].get("sources"):  # two sources over the same tiny folder
+        sources = [{"name": "low", "dataroot_gt": str(train_dir), "resolution": 0.5, "share": 0.8},
+                   {"name": "native", "dataroot_gt": str(train_dir), "share": 0.2}]  # fmt: skip
+        sets.append(f"datasets.train.sources={sources}")
+    else:
+        sets.append(f"datasets.train.dataroot_gt={train_dir}")
     if raw.get("network_d"):
         sets.append("network_d.num_feat=8")
     if raw["train"].get("perceptual_opt"):

@@ -1,0 +1,225 @@
+"""Mixed-resolution training data: several HR sources, each at its own resolution, share and patch size.
+
+A source (``datasets.train.sources.N``) is a folder, a ``meta_info_file`` list or an LMDB of GT
+images (``io_backend`` of the dataset), listed with the same rules and errors as
+:class:`sr.data.datasets.HRImageDataset`, the key named ``datasets.train.sources.N.dataroot_gt``.
+
+- ``resolution`` r < 1: every image is decoded once when the dataset is built, downsampled by r
+  with MATLAB bicubic (``sr.ops.imresize(gt, r)``, output ``ceil(r * H) x ceil(r * W)`` as MATLAB
+  computes it), rounded to 8 bits as a stored image would be (:func:`round_to_8bit`, whatever the
+  file's bit depth) and kept in memory as uint8 (3, h, w) arrays: the downsampled source is cached,
+  never recomputed per epoch. DataLoader workers forked afterwards share those pages copy-on-write.
+  An image smaller than the source's ``gt_size`` after downsampling is an error naming the file, the
+  resolution and both sizes.
+- ``resolution`` 1: the native images, read per item exactly as ``HRImageDataset`` reads them
+  (decoded once and kept at their bit depth only with ``cache: true``).
+
+An item is ``dataset[(source, image_index, sample_seed, scale)]`` (from
+:class:`sr.data.sampler.MixedBatchSampler`); a plain index or ``(index, seed)`` counts through the
+sources in order at the dataset's ``scale``. Items are ``{"lq", "gt", "key": stem, "scale", "source"}``
+built as ``HRImageDataset`` builds them: a ``gt_size`` crop of the source's image (the source's own
+``gt_size``, else the dataset's) placed and augmented from ``default_rng(sample_seed)``, the LQ
+``round8(imresize(gt_crop, 1 / scale))``, then ``gt_bandlimit`` if set. ``gt_size`` null: the whole
+image cropped to a multiple of the scale.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from sr.data.imageio import ImageReadError
+from sr.data.sampler import parse_key
+from sr.data.sources import DatasetError, ImageSource, gt_entries, require_dir
+from sr.data.transforms import (
+    apply_augment,
+    band_limit,
+    draw_augment,
+    mod_crop,
+    random_crop_origin,
+    round_to_8bit,
+)
+from sr.ops import imresize
+from sr.options.schema import DatasetOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Source:
+    """One source after listing: ``images[k]`` is the cached downsampled uint8 (3, h, w) array of
+    ``entries[k]`` (None: read ``entries[k]`` from ``reader`` at native resolution)."""
+
+    key: str
+    name: str
+    resolution: float
+    share: float
+    gt_size: int | None
+    reader: ImageSource
+    entries: list[tuple[str, str]]
+    images: list[np.ndarray | None] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+
+
+class MixedSourceDataset(Dataset):
+    """Several HR sources at their own resolutions (module docstring). ``source_sizes``, ``shares``,
+    ``resolutions`` and ``gt_sizes`` list the sources' properties in order."""
+
+    def __init__(
+        self, opt: DatasetOptions, scale: int, key: str, scales: tuple[int, ...], sources: list[Source]
+    ) -> None:
+        self.opt, self.scale, self.key, self.scales = opt, scale, key, scales
+        self.sources = sources
+        self.source_sizes = [len(s.entries) for s in sources]
+        self.shares = [s.share for s in sources]
+        self.resolutions = [s.resolution for s in sources]
+        self.gt_sizes = [s.gt_size for s in sources]
+        self.skipped = [p for s in sources for p in s.skipped]
+
+    def __len__(self) -> int:
+        return sum(self.source_sizes)
+
+    def _locate(self, flat: int) -> tuple[int, int]:
+        if not 0 <= flat < len(self):
+            raise IndexError(f"{self.key}: index {flat} out of range for {len(self)} images")
+        for s, n in enumerate(self.source_sizes):
+            if flat < n:
+                return s, flat
+            flat -= n
+        raise AssertionError("unreachable")
+
+    def __getitem__(self, item: int | tuple[int, ...]) -> dict[str, Any]:
+        source, index, seed, scale = parse_key(item, self.scale)
+        if not (isinstance(item, tuple | list) and len(item) == 4):
+            source, index = self._locate(index)
+        if not 0 <= source < len(self.sources):
+            raise IndexError(f"{self.key}: source {source} out of range; there are {len(self.sources)}")
+        if scale not in self.scales:
+            raise DatasetError(f"{self.key}: scale {scale} requested; this dataset makes {list(self.scales)}")
+        src = self.sources[source]
+        stem, ref = src.entries[index]
+        gt = self._read(src, index)
+        size = src.gt_size
+        if size is None:
+            gt = mod_crop(gt, scale)
+        else:
+            if gt.shape[-2] < size or gt.shape[-1] < size:
+                raise DatasetError(_too_small(src, ref, gt.shape[-1], gt.shape[-2], None))
+            rng = np.random.default_rng(seed)
+            top, left = random_crop_origin(rng, gt.shape[-2], gt.shape[-1], size)
+            flags = draw_augment(rng, self.opt.use_hflip, self.opt.use_rot)
+            gt = apply_augment(gt[:, top : top + size, left : left + size], flags)
+        lq = round_to_8bit(imresize(gt, 1 / scale))
+        if self.opt.gt_bandlimit is not None:
+            gt = band_limit(gt, self.opt.gt_bandlimit)
+        return {"lq": lq, "gt": gt, "key": stem, "scale": scale, "source": source}
+
+    def _read(self, src: Source, index: int) -> torch.Tensor:
+        cached = src.images[index]
+        if cached is not None:
+            return torch.from_numpy(cached).float().div(255.0)
+        ref = src.entries[index][1]
+        try:
+            return src.reader.read(ref)
+        except ImageReadError as e:
+            raise ImageReadError(f"{src.key}: {e}") from e
+
+
+def _too_small(src: Source, ref: str, w: int, h: int, native: tuple[int, int] | None) -> str:
+    was = f" ({native[0]}x{native[1]} before downsampling)" if native else ""
+    return (
+        f"{src.key}: {src.reader.describe(ref)} is {w}x{h} at resolution {src.resolution:g}{was}, "
+        f"smaller than gt_size {src.gt_size}; lower gt_size or raise the resolution"
+    )
+
+
+def _load(src: Source, opt: DatasetOptions) -> None:
+    """Fill ``src.images`` (downsampled or, with ``cache``, decoded natives), handling unreadable
+    files by ``on_corrupt``; checks the cached images against ``gt_size``."""
+    kept: list[tuple[str, str]] = []
+    skip = opt.on_corrupt == "skip"
+    for stem, ref in src.entries:
+        image: np.ndarray | None = None
+        try:
+            if src.resolution < 1:
+                native = src.reader.read(ref)
+                small = round_to_8bit(imresize(native, src.resolution))
+                image = small.mul(255.0).round().to(torch.uint8).numpy()
+                h, w = image.shape[-2:]
+                if src.gt_size is not None and min(h, w) < src.gt_size:
+                    nh, nw = native.shape[-2:]
+                    raise DatasetError(_too_small(src, ref, w, h, (nw, nh)))
+            elif opt.cache:
+                src.reader.fill_cache(ref)
+                h, w = src.reader.cache[ref][0].shape[-2:]
+                if src.gt_size is not None and min(h, w) < src.gt_size:
+                    raise DatasetError(_too_small(src, ref, w, h, None))
+            elif skip:
+                src.reader.check(ref)
+        except ImageReadError as e:
+            if not skip:
+                raise ImageReadError(f"{src.key}: {e}") from e
+            log.warning("%s: skipping %s: %s", src.key, src.reader.path_of(ref), e)
+            src.skipped.append(src.reader.path_of(ref))
+            continue
+        kept.append((stem, ref))
+        src.images.append(image)
+    if not kept:
+        raise DatasetError(f"{src.key}: no readable images ({len(src.skipped)} skipped)")
+    src.entries = kept
+
+
+def build_mixed_dataset(
+    opt: DatasetOptions, scale: int, *, key: str, scales: tuple[int, ...]
+) -> MixedSourceDataset:
+    """List, decode and downsample every source of ``opt.sources`` (module docstring) and log each
+    source's image count, resolution, share and patch size. Errors name ``{key}.sources.N...``."""
+    if not opt.sources:
+        raise DatasetError(f"{key}.sources: empty; give at least one source")
+    backend = opt.io_backend.type
+    what = "LMDB folder" if backend == "lmdb" else "folder"
+    sources = []
+    for i, so in enumerate(opt.sources):
+        here = f"{key}.sources.{i}"
+        if not 0 < so.resolution <= 1:
+            raise DatasetError(f"{here}.resolution: {so.resolution} must be in (0, 1] (1 = native)")
+        if not so.share > 0:
+            raise DatasetError(f"{here}.share: {so.share} must be > 0")
+        gt_size = so.gt_size if so.gt_size is not None else opt.gt_size
+        if gt_size is not None and (gt_size < 1 or any(gt_size % s for s in scales)):
+            raise DatasetError(
+                f"{here}.gt_size: {gt_size} is not a positive multiple of every scale of {list(scales)}"
+            )
+        root = require_dir(so.dataroot_gt, f"{here}.dataroot_gt", what)
+        reader = ImageSource(root, backend)
+        src = Source(
+            here,
+            so.name,
+            so.resolution,
+            so.share,
+            gt_size,
+            reader,
+            gt_entries(root, backend, so.meta_info_file, here),
+        )
+        _load(src, opt)
+        sources.append(src)
+    total = sum(s.share for s in sources)
+    for i, s in enumerate(sources):
+        log.info(
+            "%s: source %d (%s): %d images at resolution %g%s, share %.3f, gt_size %s",
+            key,
+            i,
+            s.name,
+            len(s.entries),
+            s.resolution,
+            " (downsampled once, cached)" if s.resolution < 1 else "",
+            s.share / total,
+            s.gt_size,
+        )
+    return MixedSourceDataset(opt, scale, key, scales, sources)
