@@ -39,6 +39,8 @@ def check_rules(opt: Options, require_train: bool) -> None:
                 f"{where}.gt_size: {ds.gt_size} must be a positive multiple of "
                 + (f"scale {opt.scale}" if len(scales) == 1 else f"every scale of {list(scales)}")
             )
+        if ds.gt_bandlimit is not None and not 0 < ds.gt_bandlimit <= 1:
+            raise ValueError(f"{where}.gt_bandlimit: {ds.gt_bandlimit} must be in (0, 1]")
         if ds.sources is not None:
             _check_sources(ds, where, scales)
         elif ds.dataroot_gt is None:

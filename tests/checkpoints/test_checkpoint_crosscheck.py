@@ -13,12 +13,12 @@ calls on the state-dict tensors.
 from __future__ import annotations
 
 import math
-import re
 
 import pytest
 import spandrel
 import torch
 import torch.nn.functional as F
+from layouts import to_esrgan_repo, to_old_layout
 
 from sr.archs import MSRResNet, RRDBNet
 from sr.checkpoints import CheckpointError, detect_arch, load_model, read_state_dict
@@ -35,33 +35,6 @@ def _randomise(model: torch.nn.Module, seed: int) -> torch.nn.Module:
             scale = 1 / math.sqrt(p[0].numel()) if p.ndim > 1 else 0.05
             p.copy_(torch.randn(p.shape, generator=g) * scale)
     return model.eval()
-
-
-def to_esrgan_repo(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """BasicSR -> the ESRGAN repository's RRDBNet_arch.py layout."""
-    names = {"conv_body": "trunk_conv", "conv_up1": "upconv1", "conv_up2": "upconv2", "conv_hr": "HRconv"}
-    out = {}
-    for k, v in sd.items():
-        if m := re.fullmatch(r"body\.(\d+)\.rdb(\d)\.conv(\d)\.(\w+)", k):
-            out["RRDB_trunk.{}.RDB{}.conv{}.{}".format(*m.groups())] = v
-        else:
-            head, param = k.rsplit(".", 1)
-            out[f"{names.get(head, head)}.{param}"] = v
-    return out
-
-
-def to_old_layout(sd: dict[str, torch.Tensor], num_block: int) -> dict[str, torch.Tensor]:
-    """BasicSR -> the original ESRGAN release (x4): one nn.Sequential named ``model``."""
-    names = {"conv_first": "model.0", "conv_body": f"model.1.sub.{num_block}", "conv_up1": "model.3"}
-    names |= {"conv_up2": "model.6", "conv_hr": "model.8", "conv_last": "model.10"}
-    out = {}
-    for k, v in sd.items():
-        if m := re.fullmatch(r"body\.(\d+)\.rdb(\d)\.conv(\d)\.(\w+)", k):
-            out["model.1.sub.{}.RDB{}.conv{}.0.{}".format(*m.groups())] = v
-        else:
-            head, param = k.rsplit(".", 1)
-            out[f"{names[head]}.{param}"] = v
-    return out
 
 
 LAYOUTS = {"basicsr": (lambda sd: sd, None), "esrgan-repo": (to_esrgan_repo, "esrgan")}

@@ -4,7 +4,6 @@ input protection, atomic writes under real failures, precision/model errors, --o
 from __future__ import annotations
 
 import math
-import os
 import re
 import signal
 import subprocess
@@ -15,13 +14,11 @@ import numpy as np
 import pytest
 import spandrel
 import torch
+from layouts import to_esrgan_repo, to_old_layout
 
 from sr.archs import RRDBNet
 from sr.cli.infer import main
 from sr.data.imageio import read_image, to_uint, write_image
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "checkpoints"))
-from test_checkpoint_crosscheck import to_esrgan_repo, to_old_layout
 
 
 def run(argv: list[str]) -> int:

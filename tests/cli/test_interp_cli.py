@@ -11,6 +11,7 @@ import sys
 import pytest
 import torch
 import torchvision
+from layouts import to_old_layout
 
 from sr.archs import MSRResNet, RRDBNet
 from sr.checkpoints import read_state_dict, save_checkpoint
@@ -28,25 +29,11 @@ def _rrdb(seed: int) -> dict[str, torch.Tensor]:
     return RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, scale=4).state_dict()
 
 
-def _old_layout(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """BasicSR -> the original ESRGAN release's ``model.N`` keys (x4, one block)."""
-    names = {"conv_first": "model.0", "conv_body": "model.1.sub.1", "conv_up1": "model.3"}
-    names |= {"conv_up2": "model.6", "conv_hr": "model.8", "conv_last": "model.10"}
-    out = {}
-    for k, v in sd.items():
-        if m := re.fullmatch(r"body\.(\d+)\.rdb(\d)\.conv(\d)\.(\w+)", k):
-            out["model.1.sub.{}.RDB{}.conv{}.0.{}".format(*m.groups())] = v
-        else:
-            head, param = k.rsplit(".", 1)
-            out[f"{names[head]}.{param}"] = v
-    return out
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """PSNR model: a raw state dict in the old ESRGAN layout; GAN model: sr's safetensors."""
     d = tmp_path_factory.mktemp("models")
-    torch.save(_old_layout(_rrdb(0)), d / "psnr_old_layout.pth")
+    torch.save(to_old_layout(_rrdb(0), 1), d / "psnr_old_layout.pth")
     save_checkpoint(d / "gan.safetensors", _rrdb(1), arch=RRDB)
     return d / "psnr_old_layout.pth", d / "gan.safetensors"
 

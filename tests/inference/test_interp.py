@@ -3,10 +3,9 @@ compatibility errors, alpha parsing and file names."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import torch
+from layouts import to_esrgan_repo, to_old_layout
 
 from sr.archs import SRCNN, MSRResNet, RRDBNet, SRResNet
 from sr.checkpoints import CheckpointError, read_state_dict, save_checkpoint
@@ -27,33 +26,6 @@ RRDB = {"type": "RRDBNet", "num_feat": 8, "num_block": 1, "num_grow_ch": 4, "sca
 def rrdb(seed: int) -> RRDBNet:
     torch.manual_seed(seed)
     return RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, scale=4).eval()
-
-
-def to_esrgan_repo(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """BasicSR -> the ESRGAN repository's RRDBNet_arch.py layout (as tests/checkpoints does)."""
-    names = {"conv_body": "trunk_conv", "conv_up1": "upconv1", "conv_up2": "upconv2", "conv_hr": "HRconv"}
-    out = {}
-    for k, v in sd.items():
-        if m := re.fullmatch(r"body\.(\d+)\.rdb(\d)\.conv(\d)\.(\w+)", k):
-            out["RRDB_trunk.{}.RDB{}.conv{}.{}".format(*m.groups())] = v
-        else:
-            head, param = k.rsplit(".", 1)
-            out[f"{names.get(head, head)}.{param}"] = v
-    return out
-
-
-def to_old_layout(sd: dict[str, torch.Tensor], num_block: int) -> dict[str, torch.Tensor]:
-    """BasicSR -> the original ESRGAN release (x4, ``model.N`` keys)."""
-    names = {"conv_first": "model.0", "conv_body": f"model.1.sub.{num_block}", "conv_up1": "model.3"}
-    names |= {"conv_up2": "model.6", "conv_hr": "model.8", "conv_last": "model.10"}
-    out = {}
-    for k, v in sd.items():
-        if m := re.fullmatch(r"body\.(\d+)\.rdb(\d)\.conv(\d)\.(\w+)", k):
-            out["model.1.sub.{}.RDB{}.conv{}.0.{}".format(*m.groups())] = v
-        else:
-            head, param = k.rsplit(".", 1)
-            out[f"{names[head]}.{param}"] = v
-    return out
 
 
 @pytest.fixture(scope="module")
