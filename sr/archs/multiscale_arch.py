@@ -25,7 +25,7 @@ from torch import nn
 
 from sr.archs._init import scaled_kaiming_init
 from sr.archs.rrdbnet_arch import RRDB
-from sr.archs.srresnet_arch import ResidualBlockNoBN
+from sr.archs.srresnet_arch import ResidualBlockNoBN, add_msrresnet_tail, msrresnet_tail
 
 SCALES = (2, 3, 4)  # the scales a head exists for (both families)
 
@@ -78,23 +78,10 @@ class _MSRResNetHead(nn.Module):
     def __init__(self, num_feat: int, num_out_ch: int, scale: int) -> None:
         super().__init__()
         self.scale = scale
-        if scale == 4:
-            self.upconv1 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
-            self.upconv2 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
-            self.pixel_shuffle = nn.PixelShuffle(2)
-        else:
-            self.upconv1 = nn.Conv2d(num_feat, num_feat * scale * scale, 3, 1, 1)
-            self.pixel_shuffle = nn.PixelShuffle(scale)
-        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
-        self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
-        scaled_kaiming_init([self], 0.1)
+        scaled_kaiming_init(add_msrresnet_tail(self, num_feat, num_out_ch, scale), 0.1)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
-        out = self.lrelu(self.pixel_shuffle(self.upconv1(feat)))
-        if self.scale == 4:
-            out = self.lrelu(self.pixel_shuffle(self.upconv2(out)))
-        return self.conv_last(self.lrelu(self.conv_hr(out)))
+        return msrresnet_tail(self, feat, self.scale)
 
 
 class MultiScaleMSRResNet(_MultiScaleBase):

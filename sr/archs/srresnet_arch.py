@@ -6,6 +6,8 @@ Both map ``(N, C, h, w)`` to ``(N, C_out, upscale * h, upscale * w)`` for ``upsc
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,6 +20,31 @@ SCALES = (2, 3, 4)
 def _check_scale(name: str, upscale: int) -> None:
     if upscale not in SCALES:
         raise ValueError(f"{name} upscale {upscale!r} is not supported; choose one of {list(SCALES)}")
+
+
+def add_msrresnet_tail(module: nn.Module, num_feat: int, num_out_ch: int, scale: int) -> list[nn.Conv2d]:
+    """Give ``module`` MSRResNet's tail for ``scale`` under BasicSR's names: ``upconv1`` (and
+    ``upconv2`` for x4, two pixel-shuffle x2 steps) + ``pixel_shuffle``, ``conv_hr``, ``conv_last``,
+    ``lrelu``. Returns the new convs (to initialise)."""
+    module.upconv1 = nn.Conv2d(num_feat, num_feat * (4 if scale == 4 else scale * scale), 3, 1, 1)
+    convs = [module.upconv1]
+    if scale == 4:
+        module.upconv2 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
+        convs.append(module.upconv2)
+    module.pixel_shuffle = nn.PixelShuffle(2 if scale == 4 else scale)
+    module.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+    module.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+    module.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
+    return [*convs, module.conv_hr, module.conv_last]
+
+
+def msrresnet_tail(module: nn.Module, feat: torch.Tensor, scale: int) -> torch.Tensor:
+    """The tail made by :func:`add_msrresnet_tail`: features ``(N, F, h, w)`` -> ``(N, C, sh, sw)``."""
+    m: Any = module
+    out = m.lrelu(m.pixel_shuffle(m.upconv1(feat)))
+    if scale == 4:
+        out = m.lrelu(m.pixel_shuffle(m.upconv2(out)))
+    return m.conv_last(m.lrelu(m.conv_hr(out)))
 
 
 class ResidualBlockNoBN(nn.Module):
@@ -60,26 +87,12 @@ class MSRResNet(nn.Module):
         self.num_in_ch = num_in_ch
         self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*(ResidualBlockNoBN(num_feat) for _ in range(num_block)))
-        if upscale == 4:
-            self.upconv1 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
-            self.upconv2 = nn.Conv2d(num_feat, num_feat * 4, 3, 1, 1)
-            self.pixel_shuffle = nn.PixelShuffle(2)
-        else:
-            self.upconv1 = nn.Conv2d(num_feat, num_feat * upscale * upscale, 3, 1, 1)
-            self.pixel_shuffle = nn.PixelShuffle(upscale)
-        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
-        self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
-        ups = [self.upconv1] + ([self.upconv2] if upscale == 4 else [])
-        scaled_kaiming_init([self.conv_first, *ups, self.conv_hr, self.conv_last], 0.1)
+        tail = add_msrresnet_tail(self, num_feat, num_out_ch, upscale)
+        scaled_kaiming_init([self.conv_first, *tail], 0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = self.lrelu(self.conv_first(x))
-        out = self.body(feat)
-        out = self.lrelu(self.pixel_shuffle(self.upconv1(out)))
-        if self.upscale == 4:
-            out = self.lrelu(self.pixel_shuffle(self.upconv2(out)))
-        out = self.conv_last(self.lrelu(self.conv_hr(out)))
+        feat = F.leaky_relu(self.conv_first(x), 0.1)
+        out = msrresnet_tail(self, self.body(feat), self.upscale)
         base = F.interpolate(x, scale_factor=self.upscale, mode="bilinear", align_corners=False)
         return out + base
 
