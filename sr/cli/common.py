@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from sr.atomic import atomic_write_bytes
+from sr.device import pick_device
+
+__all__ = ["fail", "parse_net_opt", "pick_device", "write_json_atomic"]
 from sr.options.loader import parse_assignment
 
 
@@ -25,14 +26,6 @@ def parse_net_opt(items: list[str] | None) -> dict[str, Any]:
         key, value = parse_assignment(item, "--net-opt")
         out[key] = value
     return out
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine (use cpu or auto)")
-    return torch.device(name)
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from sr.device import pick_device
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -29,9 +31,7 @@ class DistContext:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         rank = int(os.environ.get("RANK", "0"))
         local = int(os.environ.get("LOCAL_RANK", "0"))
-        use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-        if use_cuda and not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: CUDA is not available on this machine")
+        use_cuda = pick_device(device).type == "cuda"
         dev = torch.device("cuda", local) if use_cuda else torch.device("cpu")
         if use_cuda:
             torch.cuda.set_device(dev)

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from sr.archs import scale_of
 from sr.checkpoints import CheckpointError, load_model
 from sr.data.imageio import ImageWriteError, read_image, write_image
+from sr.device import pick_device
 from sr.inference.baselines import BASELINES, Interpolation
 from sr.inference.default_model import NO_DEFAULT_MESSAGE, default_model_path
 from sr.inference.tiling import auto_tile_size, count_tiles, resize_buffer, upscale_tiled
@@ -80,14 +81,6 @@ def resolve_model(
     return load_model(path, net_opt=net_opt, scale=scale)
 
 
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r}: CUDA is not available on this machine (use cpu or auto)")
-    return torch.device(name)
-
-
 def fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """``rgb`` ``(C, h, w)`` with every pixel of ``alpha == 0`` given the colour of its nearest pixel
     with ``alpha > 0`` (Euclidean distance, OpenCV's exact distance transform). Unchanged if no pixel
@@ -130,7 +123,7 @@ class Upscaler:
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-        self.device = _pick_device(device) if isinstance(device, str) else device
+        self.device = pick_device(device) if isinstance(device, str) else device
         if precision == "fp16" and self.device.type != "cuda":
             raise ValueError("fp16 needs CUDA; use bf16 on CPU (or fp32)")
         if tile != "auto" and (not isinstance(tile, int) or tile < 0):
