@@ -1,0 +1,163 @@
+"""Shared machinery of the benchmark suite: timing, peak memory, reference imports, result rows.
+
+A workload module exposes ``run(ctx: Context) -> list[Row]``. Times are medians (seconds) over
+``ctx.reps`` repetitions after one warm-up call. ``ratio`` is ``ref_s / ours_s``: above 1 means ``sr``
+is faster. Peak memory is the resident-set high-water mark (``VmHWM`` of ``/proc/self/status``) reset
+before each side with ``/proc/self/clear_refs`` (``"5"``), so each side is measured on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Row:
+    """One line of the table. ``ours_s``/``ref_s``: median seconds (None: not run); ``ref_note``:
+    why the reference is n/a, or what it is; ``extra``: workload-specific figures (GFLOP/s, losses...)."""
+
+    workload: str
+    case: str
+    ours_s: float | None
+    ref_s: float | None = None
+    ref_note: str = ""
+    ours_peak_mb: float | None = None
+    ref_peak_mb: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.ours_s is None or self.ref_s is None or self.ours_s <= 0:
+            return None
+        return self.ref_s / self.ours_s
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+@dataclass
+class Context:
+    reps: int = 5
+    quick: bool = False
+    no_ref: bool = False
+    tmp: Path = Path("/tmp")
+    threads: int = field(default_factory=torch.get_num_threads)
+
+
+def median_time(fn: Callable[[], Any], reps: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``reps`` calls, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(max(1, reps)):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def reset_peak() -> None:
+    """Reset the process's RSS high-water mark (Linux >= 4.0); silently a no-op elsewhere."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_mb() -> float | None:
+    """The RSS high-water mark in MiB since the last :func:`reset_peak` (None if unknown)."""
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    m = re.search(r"VmHWM:\s+(\d+) kB", text)
+    return int(m.group(1)) / 1024 if m else None
+
+
+def measured(fn: Callable[[], Any], reps: int) -> tuple[float, float | None]:
+    """``(median seconds, peak RSS MiB)`` of ``fn``, the peak taken over warm-up and repetitions."""
+    reset_peak()
+    t = median_time(fn, reps)
+    return t, peak_mb()
+
+
+_REF_ERRORS: dict[str, str | None] = {}
+
+
+def reference(name: str, ctx: Context) -> str | None:
+    """Import reference package ``name`` (``basicsr`` or ``realesrgan``); None when usable, else the reason.
+
+    BasicSR 1.4.2 imports ``torchvision.transforms.functional_tensor``, which torchvision >= 0.17
+    lacks: it is aliased to ``torchvision.transforms.functional`` in THIS process only."""
+    if ctx.no_ref:
+        return "disabled (--no-ref)"
+    if name not in _REF_ERRORS:
+        try:
+            import torchvision.transforms.functional as tvf
+
+            sys.modules.setdefault("torchvision.transforms.functional_tensor", tvf)
+            importlib.import_module(name)
+            _REF_ERRORS[name] = None
+        except Exception as e:  # any import failure makes the column n/a, with the reason
+            _REF_ERRORS[name] = f"{name} not importable: {type(e).__name__}: {e}"[:160]
+    return _REF_ERRORS[name]
+
+
+def conv_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Multiply-add FLOPs (2 per MAC) of every ``nn.Conv2d`` in one forward of ``model`` on ``x``:
+    ``2 * Cin/groups * Cout * kh * kw * Hout * Wout * N`` per convolution, from the output sizes."""
+    total = 0
+
+    def hook(mod: torch.nn.Module, _inp: Any, out: torch.Tensor) -> None:
+        nonlocal total
+        assert isinstance(mod, torch.nn.Conv2d)
+        kh, kw = mod.kernel_size
+        n, c, h, w = out.shape
+        total += 2 * (mod.in_channels // mod.groups) * c * kh * kw * h * w * n
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return total
+
+
+def seeded_input(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
+    """A float32 tensor in [0, 1] from a seeded generator (identical on both sides)."""
+    return torch.rand(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def environment() -> dict[str, Any]:
+    """What the figures depend on: CPU model, cores, torch version, threads."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": sys.version.split()[0],
+    }
