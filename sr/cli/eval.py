@@ -2,7 +2,8 @@
 
 sr-eval --model {PATH|bicubic|bilinear|nearest|...} --scale S --data DIR [--data DIR ...]
         [--protocol y|rgb] [--crop-border N] [--net-opt key=value ...] [--json OUT]
-        [--save-images DIR] [--spectrum] [--spectrum-dir DIR] [--device auto|cpu|cuda] [--quiet]
+        [--save-images DIR] [--spectrum] [--spectrum-dir DIR] [--precision fp32|bf16|fp16]
+        [--device auto|cpu|cuda] [--quiet]
 
 ``--spectrum`` adds the spectral diagnostics of :mod:`sr.metrics.spectral` (``hf_error``,
 ``spurious_energy``, ``lf_error``; per image and their means) to the table and the JSON, computed
@@ -30,7 +31,7 @@ from sr.cli.common import fail, parse_net_opt, pick_device, write_json_atomic
 from sr.data.imageio import ImageReadError, ImageWriteError, write_image
 from sr.inference.baselines import BASELINES
 from sr.inference.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
-from sr.inference.loading import load_upscaler
+from sr.inference.loading import PRECISIONS, InPrecision, load_upscaler, precision_dtype
 from sr.metrics.spectral import radial_spectra, residual_ratio, spectral_report
 
 PROG = "sr-eval"
@@ -85,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder for the spectrum plots (implies --spectrum; default: OUT_STEM_spectrum/ next to "
         "--json OUT, else ./spectrum/)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=tuple(PRECISIONS),
+        default="fp32",
+        help="run the network in fp32 (default), bf16 (CPU or CUDA) or fp16 (CUDA only)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--quiet", action="store_true", help="print only the means")
@@ -194,7 +201,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         net_opt = parse_net_opt(args.net_opt)
         device = pick_device(args.device)
-        model = load_upscaler(args.model, args.scale, net_opt).to(device)
+        model = load_upscaler(args.model, args.scale, net_opt)
+        if args.precision != "fp32" and any(True for _ in model.parameters()):
+            model = InPrecision(model, precision_dtype(args.precision, device))
+        model = model.to(device)
         for folder in args.data:
             if not folder.is_dir():
                 raise FileNotFoundError(f"--data {folder}: folder not found")
@@ -206,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
             "scale": args.scale,
             "protocol": args.protocol,
             "model": args.model,
+            "precision": args.precision,
             "crop_border": crop,
             "datasets": {},
         }

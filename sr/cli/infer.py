@@ -28,7 +28,8 @@ from sr.checkpoints import CheckpointError
 from sr.cli.common import fail, parse_net_opt
 from sr.data.imageio import IMAGE_EXTENSIONS, ImageReadError, ImageWriteError, is_image_file
 from sr.inference.baselines import BASELINES
-from sr.inference.upscaler import PRECISIONS, Upscaler
+from sr.inference.loading import PRECISIONS
+from sr.inference.upscaler import Upscaler
 
 PROG = "sr-infer"
 EXTS = ("png", "jpg", "webp", "same")
