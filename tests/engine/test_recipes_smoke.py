@@ -39,8 +39,6 @@ def test_recipe_trains_two_iterations(recipe: Path, tmp_path: Path):
         "datasets.train.num_worker_per_gpu=0",
         "datasets.train.batch_size_per_gpu=2",
         "datasets.train.dataset_enlarge_ratio=1",
-        "datasets.val.meta_info_file=null",
-        f"datasets.val.dataroot_gt={val_dir}",
         "train.total_iter=2",
         "val.val_freq=2",
         "logger.save_checkpoint_freq=2",
@@ -52,6 +50,10 @@ def test_recipe_trains_two_iterations(recipe: Path, tmp_path: Path):
         sets.append(f"datasets.train.sources={sources}")
     else:
         sets.append(f"datasets.train.dataroot_gt={train_dir}")
+    if raw["datasets"]["val"].get("sources"):
+        sets.append(f"datasets.val.sources={[{'name': 'val', 'dataroot_gt': str(val_dir)}]}")
+    else:
+        sets += ["datasets.val.meta_info_file=null", f"datasets.val.dataroot_gt={val_dir}"]
     if raw.get("network_d"):
         sets.append("network_d.num_feat=8")
     if raw["train"].get("perceptual_opt"):

@@ -129,3 +129,19 @@ def test_validation_sets_and_best_model(tmp_path: Path):
     run_dir = tmp_path / "experiments" / "tiny"
     assert (run_dir / "models" / "net_g_best.pth").is_file()
     assert len(list((run_dir / "visualization" / "second").glob("*.png"))) == 2
+
+
+def test_bf16_autocast_and_channels_last_train(tmp_path: Path):
+    opt = tiny_options(tmp_path, train__mixed_precision="bf16", train__channels_last=True)
+    opt["val"] = None
+    del opt["datasets"]["val"]
+    assert run(write_options(tmp_path / "bf16.yml", opt)) == 0
+    state = load_state(tmp_path / "experiments" / "tiny" / "training_states" / "6.state")
+    weights = state["model"]["net_g"]
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    assert weights["conv_first.weight"].dtype == torch.float32  # autocast keeps fp32 master weights
+
+
+def test_fp16_on_cpu_is_refused(tiny_yml: Path, capsys):
+    assert run(tiny_yml, "--set", "train.mixed_precision=fp16", "--device", "cpu") == 2
+    assert "fp16 needs CUDA" in capsys.readouterr().err

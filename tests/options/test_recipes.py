@@ -29,9 +29,10 @@ def _registries() -> None:
 def test_recipe_loads_and_round_trips(tmp_path, path):
     opt = load_options(path)
     assert opt.name == path.stem
-    match = re.search(r"_x(\d)$", path.stem)
-    assert match is not None, f"{path.name}: name the scale in the file name (..._x4.yml)"
-    assert opt.scale == int(match.group(1))
+    match = re.search(r"_x(\d+)$", path.stem)
+    assert match is not None, f"{path.name}: name the scale(s) in the file name (..._x4.yml, ..._x234.yml)"
+    named = [int(c) for c in match.group(1)]
+    assert (list(opt.scales) if opt.scales else [opt.scale]) == named
     assert "train" in opt.datasets
     saved = tmp_path / "resolved.yml"
     saved.write_text(dump_options(opt))
