@@ -78,3 +78,28 @@ def test_mixed_sources_log_their_realised_shares(tmp_path: Path):
     assert low + high == pytest.approx(1.0)
     # 40 batches at p = 0.85: 4 binomial standard deviations is 0.23
     assert abs(low - 0.85) < 0.23
+
+
+def test_gan_recipe_on_sources_with_different_patch_sizes(tmp_path: Path):
+    """Mixed resolutions with the GAN recipe: the any-size discriminator takes both patch sizes."""
+    opt = tiny_options(tmp_path)
+    photos = make_images(tmp_path / "big", n=2, size=96, seed=7)
+    train = opt["datasets"]["train"]
+    del train["dataroot_gt"]
+    train["sources"] = [
+        {"name": "half", "dataroot_gt": str(photos), "resolution": 0.5, "share": 0.5, "gt_size": 32},
+        {"name": "native", "dataroot_gt": str(photos), "share": 0.5, "gt_size": 48},
+    ]
+    opt["model_type"] = "ESRGANModel"
+    opt["network_d"] = {"type": "VGGStyleDiscriminatorAnySize", "num_feat": 4}
+    opt["train"].update(
+        total_iter=8,
+        optim_d={"type": "Adam", "lr": 1e-4},
+        gan_opt={"type": "GANLoss", "gan_type": "ragan", "loss_weight": 5e-3},
+    )
+    opt["val"] = None
+    del opt["datasets"]["val"]
+    opt["logger"].update(save_checkpoint_freq=8)
+    assert run(write_options(tmp_path / "gan_mix.yml", opt)) == 0
+    state = load_state(tmp_path / "experiments" / "tiny" / "training_states" / "8.state")
+    assert "net_d" in state["model"]
