@@ -51,6 +51,7 @@ from sr.cli.common import fail, write_json_atomic  # noqa: E402
 from sr.engine.dist import DistContext  # noqa: E402
 from sr.engine.trainer import Trainer  # noqa: E402
 from sr.inference.loading import load_upscaler  # noqa: E402
+from tools.bench.common import cpu_model  # noqa: E402
 from tools.study import arms as A  # noqa: E402
 from tools.study import document, report  # noqa: E402
 from tools.study import testsets as T  # noqa: E402
@@ -130,14 +131,7 @@ def data_paths(
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model(platform.processor() or "unknown CPU")
     return {
         "cpu": cpu,
         "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
