@@ -190,7 +190,6 @@ class Trainer:
             total,
         )
         progress = Progress(start, total)
-        save = lambda it: self._save(model, validator, it)  # noqa: E731
         it = start
         with StopRequested() as stop:
             for it in range(start + 1, total + 1):
@@ -215,7 +214,7 @@ class Trainer:
                     self._validate(model, validator, val_loaders, it, tb)
                 stopping = stop.agreed(ctx)
                 if it % opt.logger.save_checkpoint_freq == 0 or it == total or stopping:
-                    save(it)
+                    self._save(model, validator, it)
                 if stopping:
                     log.warning("stopped at iteration %d; resume with --auto-resume", it)
                     raise KeyboardInterrupt
