@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from sr.data.imageio import Image, is_image_file, read_image
-from sr.metrics.psnr_ssim import psnr, ssim
+from sr.metrics.psnr_ssim import psnr_ssim
 from sr.ops.color import rgb_to_y
 from sr.ops.imresize import imresize
 
@@ -140,10 +140,8 @@ def evaluate_folder(
     for path in progress(list_images(folder)):
         out, sr_y, gt_y = upscale_for_protocol(model, read_image(path), scale, protocol, torch.device(device))
         quantize = protocol == "y"  # the rgb protocol (BasicSR) scores the unrounded luma
-        result.images[path.stem] = {
-            "psnr": psnr(sr_y, gt_y, crop_border=crop, quantize=quantize),
-            "ssim": ssim(sr_y, gt_y, crop_border=crop, quantize=quantize),
-        }
+        p, s = psnr_ssim(sr_y, gt_y, crop_border=crop, quantize=quantize)
+        result.images[path.stem] = {"psnr": p, "ssim": s}
         if on_scored is not None:
             c = (slice(crop, -crop) if crop else slice(None),) * 2
             extra = on_scored(path, sr_y[(..., *c)], gt_y[(..., *c)])

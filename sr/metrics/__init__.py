@@ -2,7 +2,7 @@
 LPIPS wraps the ``lpips`` package (``sr.metrics.lpips``, imported on demand); ``spectral`` holds the
 spectral (aliasing) diagnostics: radially averaged power and residual spectra and their summaries."""
 
-from sr.metrics.psnr_ssim import gaussian_window, psnr, ssim, ssim_map
+from sr.metrics.psnr_ssim import gaussian_window, psnr, psnr_ssim, ssim, ssim_map
 from sr.metrics.spectral import (
     SpectralReport,
     radial_power_spectrum,
@@ -14,6 +14,7 @@ __all__ = [
     "SpectralReport",
     "gaussian_window",
     "psnr",
+    "psnr_ssim",
     "radial_power_spectrum",
     "residual_spectrum",
     "spectral_report",

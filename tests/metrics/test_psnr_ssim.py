@@ -78,3 +78,35 @@ def test_bad_shapes_are_named():
         psnr(torch.zeros(1, 8, 8), torch.zeros(1, 8, 8), crop_border=4)
     with pytest.raises(ValueError, match="11x11"):
         ssim(torch.zeros(1, 12, 12), torch.zeros(1, 12, 12), crop_border=2)
+
+
+@pytest.mark.parametrize("strip", [1, 7, 11, 300])
+def test_strips_change_nothing(monkeypatch, strip):
+    """The CPU path prepares STRIP_ROWS rows at a time (plus the window's overlap); any strip height,
+    down to one row, gives the whole image's scores (to float64 summation order)."""
+    import importlib
+
+    m = importlib.import_module("sr.metrics.psnr_ssim")  # the module: sr.metrics.psnr_ssim is the function
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 3, 45, 33, generator=g)
+    b = (a + 0.1 * torch.randn(2, 3, 45, 33, generator=g)).clamp(0, 1)
+    whole = m.psnr_ssim(a, b, crop_border=3, y_channel=True)
+    monkeypatch.setattr(m, "STRIP_ROWS", strip)
+    strips = m.psnr_ssim(a, b, crop_border=3, y_channel=True)
+    assert strips == pytest.approx(whole, rel=1e-12)
+    assert (m.psnr(a, b, crop_border=3, y_channel=True), m.ssim(a, b, crop_border=3, y_channel=True)) == (
+        pytest.approx(whole[0], rel=1e-12),
+        pytest.approx(whole[1], rel=1e-12),
+    )
+
+
+def test_ssim_cpu_path_equals_the_differentiable_map():
+    """The CPU metric (OpenCV's separable filter) and ``ssim_map`` (torch convolutions, used on GPUs
+    and by the SSIM loss) are two implementations of one formula."""
+    from sr.metrics import ssim_map
+
+    a, b = _pair((1, 40, 52), seed=3)
+    x, y = _t(a).unsqueeze(0) * 255, _t(b).unsqueeze(0) * 255
+    expected = float(ssim_map(x, y, data_range=255.0).mean())
+    assert ssim(_t(a), _t(b)) == pytest.approx(expected, abs=1e-12)

@@ -88,18 +88,12 @@ def pairs(quick: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 
 def metrics_row(ctx: Context) -> Row:
-    from sr.metrics import psnr, ssim
+    from sr.metrics import psnr_ssim
 
     data = pairs(ctx.quick)
 
     def ours() -> list[tuple[float, float]]:
-        return [
-            (
-                psnr(s, h, crop_border=4, y_channel=True, quantize=False),
-                ssim(s, h, crop_border=4, y_channel=True, quantize=False),
-            )
-            for h, s in data
-        ]
+        return [psnr_ssim(s, h, crop_border=4, y_channel=True, quantize=False) for h, s in data]
 
     t_ours, p_ours = measured(ours, ctx.reps)
     case = f"PSNR+SSIM (Y, crop 4) of {len(data)} images"

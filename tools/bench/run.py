@@ -42,6 +42,10 @@ def child(name: str, args: argparse.Namespace, out: Path) -> None:
     from tools.bench.common import Context, environment
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import cv2
+    import torch
+
+    cv2.setNumThreads(torch.get_num_threads())  # OpenCV (both sides use it) gets torch's thread count
     with tempfile.TemporaryDirectory(prefix=f"srbench-{name}-") as tmp:
         ctx = Context(reps=args.reps, quick=args.quick, no_ref=args.no_ref, tmp=Path(tmp))
         t0 = time.perf_counter()
