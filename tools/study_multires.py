@@ -50,7 +50,7 @@ from sr.atomic import atomic_write_bytes  # noqa: E402
 from sr.cli.common import fail, write_json_atomic  # noqa: E402
 from sr.engine.dist import DistContext  # noqa: E402
 from sr.engine.trainer import Trainer  # noqa: E402
-from sr.inference.loading import load_upscaler  # noqa: E402
+from sr.inference.loading import resolve_model  # noqa: E402
 from tools.bench.common import cpu_model  # noqa: E402
 from tools.study import arms as A  # noqa: E402
 from tools.study import document, report  # noqa: E402
@@ -173,8 +173,8 @@ def train_arm(arm: str, setup: A.Setup, fresh: bool) -> tuple[Path, float, bool]
 def load_arm(arm: str, weights: Path) -> torch.nn.Module:
     """The arm's x4 upscaler: its network, the x4 head of the multi-scale one, the x2 one chained."""
     if arm == "x2_mix85":
-        return T.Chained(load_upscaler(str(weights), 2), 2)
-    return load_upscaler(str(weights), 4)
+        return T.Chained(resolve_model(str(weights), 2), 2)
+    return resolve_model(str(weights), 4)
 
 
 def _finite(obj: Any) -> Any:
@@ -250,7 +250,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     labels = [T.res_label(r) for r in T.RESOLUTIONS]
     results: report.Results = {}
     test_info: dict[str, str] = {}
-    models = {"bicubic": load_upscaler("bicubic", 4), **{a: load_arm(a, weights[a]) for a in arms}}
+    models = {"bicubic": resolve_model("bicubic", 4), **{a: load_arm(a, weights[a]) for a in arms}}
     with tempfile.TemporaryDirectory(prefix="study_multires_") as tmp:
         for name, folder, list_file in tests:
             files = T.list_test_images(folder, list_file, limit)

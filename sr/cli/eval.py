@@ -1,6 +1,6 @@
 """``sr-eval``: score a model (or an interpolation baseline) on benchmark folders, as the papers do.
 
-sr-eval --model {PATH|bicubic|bilinear|nearest|...} --scale S --data DIR [--data DIR ...]
+sr-eval [--model {PATH|default|bicubic|bilinear|nearest|...}] --scale S --data DIR [--data DIR ...]
         [--protocol y|rgb] [--crop-border N] [--net-opt key=value ...] [--json OUT]
         [--save-images DIR] [--spectrum] [--spectrum-dir DIR] [--precision fp32|bf16|fp16]
         [--device auto|cpu|cuda] [--quiet]
@@ -31,7 +31,7 @@ from sr.cli.common import fail, parse_net_opt, pick_device, write_json_atomic
 from sr.data.imageio import ImageReadError, ImageWriteError, write_image
 from sr.inference.baselines import BASELINES
 from sr.inference.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
-from sr.inference.loading import PRECISIONS, InPrecision, load_upscaler, precision_dtype
+from sr.inference.loading import PRECISIONS, InPrecision, precision_dtype, resolve_model
 from sr.metrics.spectral import radial_spectra, residual_ratio, spectral_report
 
 PROG = "sr-eval"
@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        required=True,
-        help=f"checkpoint path (any common format) or a baseline: {', '.join(sorted(BASELINES))}",
+        default="default",
+        help="checkpoint path (any common format), 'default' (the bundled x2/x3/x4 model; the default) "
+        f"or a baseline: {', '.join(sorted(BASELINES))}",
     )
     p.add_argument("--scale", type=int, required=True, choices=(1, 2, 3, 4, 8))
     p.add_argument(
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         net_opt = parse_net_opt(args.net_opt)
         device = pick_device(args.device)
-        model = load_upscaler(args.model, args.scale, net_opt)
+        model = resolve_model(args.model, args.scale, net_opt)
         if args.precision != "fp32" and any(True for _ in model.parameters()):
             model = InPrecision(model, precision_dtype(args.precision, device))
         model = model.to(device)

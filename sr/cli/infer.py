@@ -51,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help=f"checkpoint path (any common format), 'default', or a baseline: {', '.join(sorted(BASELINES))}",
     )
-    p.add_argument("--scale", type=int, help="the model's scale (default: read from the model)")
+    p.add_argument(
+        "--scale", type=int, help="the model's scale (default: read from the model; 4 for the default model)"
+    )
     p.add_argument("--outscale", type=float, help="final scale, resized from the model's with MATLAB bicubic")
     p.add_argument("--tile", default="auto", help="tile size in input pixels, 0 for none, or auto (default)")
     p.add_argument("--tile-pad", type=int, default=16, help="context around each tile, input pixels (16)")

@@ -1,23 +1,31 @@
-"""Where the bundled default model lives, once there is one.
+"""The bundled default model: what ``sr-infer``/``sr-eval`` without ``--model`` (or with ``--model
+default``) and ``Upscaler(model="default")`` load.
 
-``sr-infer`` without ``--model`` (or with ``--model default``) and ``Upscaler(model="default")`` load
-the checkpoint :func:`default_model_path` returns. No default model ships yet (a later release adds
-one): it returns None, and the callers then raise an error telling the user what to pass. Shipping a
-default is a one-line change here, e.g.
-``return Path(__file__).with_name("weights") / "RRDBNet_x4.safetensors"``.
+It is a multi-scale MSRResNet-style network (x2, x3, x4) trained by ``sr-train -opt
+options/default_x234.yml`` and packaged by ``tools/package_default_model.py``; ``MODEL_CARD.md`` has
+its data, compute, results and limits. It ships as package data (a safetensors file with the
+architecture in its metadata), found through ``importlib.resources``: wherever sr is installed, not
+relative to a source tree.
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
+from sr.checkpoints import CheckpointError
 
-def default_model_path() -> Path | None:
-    """The packaged default checkpoint, or None while none is bundled."""
-    return None
+DEFAULT_WEIGHTS = "default_x234.safetensors"
+DEFAULT_SCALES = (2, 3, 4)
 
 
-NO_DEFAULT_MESSAGE = (
-    "no default model is bundled with this version of sr; pass --model PATH (a checkpoint in any "
-    "common format: BasicSR, ESRGAN, safetensors, ...) or --model bicubic (with --scale)"
-)
+def default_model_path() -> Path:
+    """The packaged default checkpoint; ``CheckpointError`` naming the expected path when the install
+    lacks it (a build that dropped the package data)."""
+    path = Path(str(resources.files("sr.inference") / "weights" / DEFAULT_WEIGHTS))
+    if not path.is_file():
+        raise CheckpointError(
+            f"the bundled default model is missing: expected {path} (this installation of sr lacks its "
+            "package data; reinstall sr, or pass --model PATH or --model bicubic)"
+        )
+    return path

@@ -1,7 +1,8 @@
-"""Turn a ``--model`` value into an upscaling module: an interpolation baseline name or a checkpoint."""
+"""Turn a ``--model`` value into an upscaling module: the bundled default, a baseline name or a checkpoint."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,26 +13,39 @@ from torch import nn
 from sr.archs import scale_of
 from sr.checkpoints import CheckpointError, load_model
 from sr.inference.baselines import BASELINES, Interpolation
+from sr.inference.default_model import default_model_path
+
+DEFAULT_SCALE = 4  # what the default (multi-scale) model runs when no scale is asked for
 
 
-def load_upscaler(spec: str, scale: int, net_opt: Mapping[str, Any] | None = None) -> nn.Module:
-    """``spec`` is a baseline name (``bicubic``, ``torch-bilinear``, ...) or a checkpoint path.
-
-    The model's scale must equal ``scale``; a mismatch is an error naming both."""
-    if spec in BASELINES:
+def resolve_model(
+    model: str | os.PathLike[str] | nn.Module | None,
+    scale: int | None,
+    net_opt: Mapping[str, Any] | None = None,
+) -> nn.Module:
+    """A module, a baseline name (``bicubic``, ...; needs ``scale``), a checkpoint path, or
+    ``None``/``"default"`` (the bundled default model, x4 unless ``scale`` says 2 or 3). Errors
+    (``ValueError``/``CheckpointError``) say what would be accepted."""
+    if isinstance(model, nn.Module):
+        if scale is not None and scale_of(model) != scale:
+            raise ValueError(f"the model upscales x{scale_of(model)}, but scale {scale} was asked for")
+        return model
+    if model is None or str(model) == "default":
+        model = default_model_path()
+        scale = DEFAULT_SCALE if scale is None else scale
+    if str(model) in BASELINES:
         if net_opt:
-            raise ValueError(f"--net-opt does not apply to the interpolation baseline {spec!r}")
-        return Interpolation(spec, scale)
-    path = Path(spec)
-    if not path.exists():
+            raise ValueError(f"--net-opt does not apply to the interpolation baseline {model!r}")
+        if scale is None:
+            raise ValueError(f"the baseline {model!r} has no scale of its own: give a scale (--scale)")
+        return Interpolation(str(model), scale)
+    path = Path(model)
+    if not path.is_file():
         raise CheckpointError(
-            f"model {spec!r} is neither a checkpoint file nor a baseline; "
+            f"model {str(model)!r} is neither a checkpoint file nor a baseline; "
             f"baselines: {', '.join(sorted(BASELINES))}"
         )
-    model = load_model(path, net_opt=net_opt, scale=scale)
-    if scale_of(model) != scale:
-        raise CheckpointError(f"{path}: the model upscales x{scale_of(model)}, but --scale is {scale}")
-    return model
+    return load_model(path, net_opt=net_opt, scale=scale)
 
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

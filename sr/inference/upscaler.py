@@ -33,12 +33,10 @@ from torch import nn
 from tqdm import tqdm
 
 from sr.archs import scale_of
-from sr.checkpoints import CheckpointError, load_model
 from sr.data.imageio import ImageWriteError, read_image, write_image
 from sr.device import pick_device
-from sr.inference.baselines import BASELINES, Interpolation
-from sr.inference.default_model import NO_DEFAULT_MESSAGE, default_model_path
-from sr.inference.loading import precision_dtype
+from sr.inference.baselines import Interpolation
+from sr.inference.loading import precision_dtype, resolve_model
 from sr.inference.tiling import auto_tile_size, count_tiles, resize_buffer, upscale_tiled
 from sr.ops.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sr.ops.imresize import imresize, output_size
@@ -47,38 +45,6 @@ log = logging.getLogger(__name__)
 
 _LUMA = (0.299, 0.587, 0.114)  # MATLAB rgb2ycbcr's Y row (65.481, 128.553, 24.966) / 219
 T = TypeVar("T")
-
-
-def resolve_model(
-    model: str | os.PathLike[str] | nn.Module | None,
-    scale: int | None,
-    net_opt: Mapping[str, Any] | None = None,
-) -> nn.Module:
-    """A module, a baseline name (``bicubic``, ...; needs ``scale``), a checkpoint path, or
-    ``None``/``"default"`` (the bundled default model). Errors (``ValueError``/``CheckpointError``)
-    say what would be accepted."""
-    if isinstance(model, nn.Module):
-        if scale is not None and scale_of(model) != scale:
-            raise ValueError(f"the model upscales x{scale_of(model)}, but scale {scale} was asked for")
-        return model
-    if model is None or str(model) == "default":
-        path = default_model_path()
-        if path is None:
-            raise CheckpointError(NO_DEFAULT_MESSAGE)
-        model = path
-    if str(model) in BASELINES:
-        if net_opt:
-            raise ValueError(f"--net-opt does not apply to the interpolation baseline {model!r}")
-        if scale is None:
-            raise ValueError(f"the baseline {model!r} has no scale of its own: give a scale (--scale)")
-        return Interpolation(str(model), scale)
-    path = Path(model)
-    if not path.is_file():
-        raise CheckpointError(
-            f"model {str(model)!r} is neither a checkpoint file nor a baseline; "
-            f"baselines: {', '.join(sorted(BASELINES))}"
-        )
-    return load_model(path, net_opt=net_opt, scale=scale)
 
 
 def fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -102,7 +68,7 @@ class Upscaler:
     """Load once, upscale many images.
 
     ``model``: checkpoint path (any format ``sr.checkpoints`` reads), a baseline name (``bicubic``, ...),
-    an ``nn.Module``, or ``"default"``/None (the bundled default model; none ships yet: an error).
+    an ``nn.Module``, or ``"default"``/None (the bundled default model, x2/x3/x4).
     ``scale``: must match the model's (None: the model's own). ``outscale``: final factor (None: scale).
     ``tile``: core tile size in LR pixels, 0 for none, ``"auto"`` (from free memory, see
     :func:`sr.inference.tiling.auto_tile_size`). ``tile_pad``: context in LR pixels around each tile.

@@ -173,9 +173,17 @@ def test_errors_for_fp16_on_cpu_and_missing_model(tmp_path, capsys):
         run([str(src), "--model", "bicubic", "--scale", "2", "--precision", "fp16", "--device", "cpu"]) == 2
     )
     assert "fp16 needs CUDA; use bf16 on CPU" in capsys.readouterr().err
-    assert run([str(src)]) == 2
-    assert "pass --model PATH" in capsys.readouterr().err
+    assert run([str(src), "--model", str(tmp_path / "missing.pth")]) == 2
+    assert "missing.pth' is neither a checkpoint file nor a baseline" in capsys.readouterr().err
     assert not (tmp_path / "a_x4.png").exists()
+
+
+def test_no_model_means_the_bundled_default_at_x4(tmp_path):
+    src = image(tmp_path / "a.png", 10, 7)
+    assert run([str(src), "--quiet"]) == 0
+    assert read_image(tmp_path / "a_x4.png").data.shape == (3, 40, 28)
+    assert run([str(src), "--scale", "3", "--quiet"]) == 0
+    assert read_image(tmp_path / "a_x3.png").data.shape == (3, 30, 21)
 
 
 def test_outscale_size_and_default_name(tmp_path):

@@ -1,0 +1,87 @@
+"""Wall time of ``sr-infer`` with the bundled default model on a 1-megapixel photo (x4 by default).
+
+    python tools/time_default_model.py [--scale 4] [--reps 3] [--size 1280x800] [--image PATH]
+        [--precision fp32|bf16] [--threads N]
+
+Runs the real command (``sr-infer IMAGE -o OUT --scale S``, a fresh process each time: start-up,
+model load, tiling, PNG encoding included) ``--reps`` times and prints each wall time and the
+median. The input is a ``--size`` crop of ``--image`` (default: the first of ``$SR_SHARED/data/photos``;
+a synthetic image when there is none), written as PNG first. ``--threads`` sets OMP_NUM_THREADS for
+the command (default: unset, i.e. every core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def make_input(size: tuple[int, int], image: Path | None, out: Path) -> Path:
+    """A ``(width, height)`` RGB PNG at ``out``: the centre crop of ``image``, else synthetic."""
+    from sr.data.imageio import read_image, write_image
+
+    w, h = size
+    if image is not None:
+        x = read_image(image).rgb()
+        if x.shape[1] < h or x.shape[2] < w:
+            raise SystemExit(f"{image}: {x.shape[2]}x{x.shape[1]} is smaller than {w}x{h}")
+        top, left = (x.shape[1] - h) // 2, (x.shape[2] - w) // 2
+        x = x[:, top : top + h, left : left + w]
+    else:
+        import torch
+
+        g = np.random.default_rng(0)
+        yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+        base = np.stack([np.sin(9 * xx + 3 * c) * np.cos(7 * yy) for c in range(3)])
+        x = torch.from_numpy((0.5 + 0.4 * base + 0.05 * g.standard_normal((3, h, w))).clip(0, 1)).float()
+    write_image(out, x)
+    return out
+
+
+def default_image() -> Path | None:
+    shared = Path(os.environ.get("SR_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    root = shared / "data" / "photos"
+    photos = sorted(root.rglob("*.jpg")) if root.is_dir() else []
+    return photos[0] if photos else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--size", default="1280x800", help="WIDTHxHEIGHT of the input (default 1280x800: 1.02 MP)")
+    p.add_argument("--image", type=Path, help="photo to crop the input from")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    p.add_argument("--threads", type=int)
+    args = p.parse_args(argv)
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    exe = shutil.which("sr-infer") or sys.exit("sr-infer is not on PATH: install sr first (pip install -e .)")
+    env = dict(os.environ)
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    with tempfile.TemporaryDirectory(prefix="sr-time-") as tmp:
+        src = make_input((w, h), args.image or default_image(), Path(tmp) / "input.png")
+        cmd = [exe, str(src), "-o", str(Path(tmp) / "out"), "--scale", str(args.scale)]
+        cmd += ["--precision", args.precision]
+        print(f"{' '.join(cmd)}  ({w}x{h} = {w * h / 1e6:.2f} MP in, x{args.scale})")
+        times = []
+        for i in range(args.reps):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - t0)
+            print(f"run {i + 1}: {times[-1]:.1f} s", flush=True)
+    print(f"median {statistics.median(times):.1f} s over {len(times)} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
