@@ -4,7 +4,7 @@ average GAN, VGG before activation), as one iteration.
 Order per iteration, as in the papers and BasicSR: one generator update with the discriminator
 frozen (skipped while ``it <= net_d_init_iters`` and on iterations not divisible by
 ``net_d_iters``), then one discriminator update on the ground truth and the detached output.
-For the relativistic loss the generator term needs ``D(gt)``; it is taken without a graph.
+``D(gt)`` is computed once per iteration, before the generator update, and serves both updates.
 """
 
 from __future__ import annotations
@@ -48,8 +48,16 @@ class GANModel(SRModel):
         self.net_d.train()
         log: dict[str, float] = {}
 
-        # generator update, discriminator frozen (called unwrapped: no DDP reduction needed)
+        # D(gt) once, with its graph: the discriminator's weights do not change during the generator
+        # update, so the same prediction serves the generator's relativistic term (detached) and the
+        # discriminator update (BasicSR runs D on gt twice; with BatchNorm, D's running statistics
+        # therefore see gt once per iteration here, twice there: the outputs are the same).
         d_plain = unwrap(self.net_d)
+        d_plain.requires_grad_(True)
+        with self.autocast():
+            real_pred = self.net_d_train(gt)
+
+        # generator update, discriminator frozen (called unwrapped: no DDP reduction needed)
         d_plain.requires_grad_(False)
         update_g = it % train.net_d_iters == 0 and it > train.net_d_init_iters
         with self.autocast():
@@ -59,9 +67,9 @@ class GANModel(SRModel):
             with self.autocast():
                 losses = self.content_losses(sr, gt)
                 fake_pred = d_plain(sr)
-                real_pred = d_plain(gt).detach() if self.relativistic else None
                 assert self.cri_gan is not None
-                losses["l_g_gan"] = self.cri_gan.generator_loss(fake_pred, real_pred)
+                relative_to = real_pred.detach() if self.relativistic else None
+                losses["l_g_gan"] = self.cri_gan.generator_loss(fake_pred, relative_to)
             total = sum(losses.values())
             assert isinstance(total, torch.Tensor)
             self.backward_step(total, self.net_g, self.optimizer_g, "generator")
@@ -73,7 +81,6 @@ class GANModel(SRModel):
         # discriminator update
         d_plain.requires_grad_(True)
         with self.autocast():
-            real_pred = self.net_d_train(gt)
             fake_pred = self.net_d_train(sr.detach())
             assert self.cri_gan is not None
             l_d = self.cri_gan.discriminator_loss(real_pred, fake_pred)
