@@ -35,6 +35,21 @@ class _ClosedForm(LRScheduler):
     def factor(self, t: int) -> float:
         raise NotImplementedError
 
+    def state_dict(self) -> dict[str, Any]:
+        """Only the step count: the schedule itself comes from the options, so a resumed run whose
+        recipe changed the schedule (a longer one, a further restart period) follows the new one."""
+        return {"last_epoch": self.last_epoch, "_step_count": self._step_count}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the step count (also from states that saved every attribute) and set the optimizer's
+        learning rates to this schedule's for the next step (after the optimizer's own state is loaded,
+        its saved rates would otherwise serve one iteration)."""
+        self.last_epoch = int(state_dict["last_epoch"])
+        self._step_count = int(state_dict.get("_step_count", self.last_epoch + 1))
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
     def get_lr(self) -> list[float]:  # type: ignore[override]
         t = self.last_epoch
         warm = min(1.0, (t + 1) / self.warmup_iter) if self.warmup_iter > 0 else 1.0

@@ -64,6 +64,28 @@ def test_scheduler_state_resumes_exactly():
     assert seen == pytest.approx([1.0, 0.1, 0.1])
 
 
+def test_a_resumed_run_follows_its_recipes_schedule():
+    """The state holds the step count only: resuming with a schedule extended by a restart period (how
+    options/default_x234.yml can be trained further) gives the new schedule's rates from the first
+    resumed step, equal to a run that had the longer schedule from the start."""
+    short = {"type": "CosineAnnealingRestartLR", "periods": [4], "restart_weights": [1], "eta_min": 0.0}
+    longer = {**short, "periods": [4, 4], "restart_weights": [1, 0.5]}
+    _, opt, sched = rates(short, 4)
+    assert sched.state_dict() == {"last_epoch": 4, "_step_count": 5}
+    whole, _, _ = rates(longer, 8)
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt2 = build_optimizer([p], {"type": "SGD", "lr": 1.0}, "x")
+    sched2 = build_scheduler(opt2, longer, -1, "x")
+    opt2.load_state_dict(opt.state_dict())
+    sched2.load_state_dict({**sched.__dict__, "optimizer": None})  # also a state that saved everything
+    seen = []
+    for _ in range(4):
+        seen.append(opt2.param_groups[0]["lr"])
+        opt2.step()
+        sched2.step()
+    assert seen == pytest.approx(whole[4:])
+
+
 def test_unknown_optimizer_and_key_are_named():
     p = [torch.nn.Parameter(torch.zeros(1))]
     with pytest.raises(ValueError, match=r"train.optim_g.type: unknown type 'Adamm'.*Adam"):
