@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sr-time-") as tmp:
         src = make_input((w, h), args.image or default_image(), Path(tmp) / "input.png")
         cmd = [exe, str(src), "-o", str(Path(tmp) / "out"), "--scale", str(args.scale)]
-        cmd += ["--precision", args.precision]
+        cmd += ["--precision", args.precision, "--overwrite"]
         print(f"{' '.join(cmd)}  ({w}x{h} = {w * h / 1e6:.2f} MP in, x{args.scale})")
         times = []
         for i in range(args.reps):
