@@ -51,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--benchmarks", type=Path, default=shared() / "data" / "benchmarks")
     p.add_argument("--json", type=Path, help="also write the table as JSON")
     args = p.parse_args(argv)
-    published = json.loads((args.benchmarks / "reference_numbers.json").read_text())
+    table_file = args.benchmarks / "reference_numbers.json"
+    missing = [p for p in (table_file, *(args.benchmarks / d for d, _ in CELLS)) if not p.exists()]
+    if missing:
+        raise SystemExit(f"eval_default_model: error: --benchmarks {args.benchmarks}: missing {missing[0]}")
+    published = json.loads(table_file.read_text())
     rows: dict[str, dict[tuple[str, int], str]] = {}
     for label, keys in PUBLISHED.items():
         rows[label] = {}

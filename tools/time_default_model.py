@@ -31,6 +31,8 @@ def make_input(size: tuple[int, int], image: Path | None, out: Path) -> Path:
 
     w, h = size
     if image is not None:
+        if not image.is_file():
+            raise SystemExit(f"time_default_model: error: --image {image}: no such file")
         x = read_image(image).rgb()
         if x.shape[1] < h or x.shape[2] < w:
             raise SystemExit(f"{image}: {x.shape[2]}x{x.shape[1]} is smaller than {w}x{h}")
