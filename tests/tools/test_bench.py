@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW_FIELDS = {
@@ -24,7 +25,7 @@ ROW_FIELDS = {
 }
 
 
-def run_bench(tmp_path: Path, *extra: str) -> tuple[dict, str]:
+def run_bench(tmp_path: Path, *extra: str, only: tuple[str, ...] = ("imresize",)) -> tuple[dict, str]:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [
@@ -32,7 +33,7 @@ def run_bench(tmp_path: Path, *extra: str) -> tuple[dict, str]:
             "-m",
             "tools.bench",
             "--only",
-            "imresize",
+            *only,
             "--quick",
             "--reps",
             "1",
@@ -76,3 +77,41 @@ def test_quick_against_basicsr_is_equal(tmp_path: Path) -> None:
     assert float(imr["extra"]["max_abs_diff"]) < 1e-5
     assert float(met["extra"]["max_abs_diff_psnr"]) < 1e-6
     assert float(met["extra"]["max_abs_diff_ssim"]) < 1e-6
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_device_cuda_without_cuda_is_a_clear_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.bench", "--device", "cuda", "--quick", "--only", "imresize"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "--device cuda: CUDA is not available here" in proc.stderr
+
+
+ALL = ("inference", "tiled", "training", "data")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+        ),
+    ],
+)
+def test_every_workload_runs_on_the_device(tmp_path: Path, device: str) -> None:
+    """The device plumbing of every workload (tiny sizes, no references): each row has sr's time."""
+    data, _ = run_bench(tmp_path, "--no-ref", "--device", device, only=ALL)
+    assert data["environment"]["device"] == device
+    cases = {(r["workload"], r["case"]) for r in data["rows"]}
+    assert {w for w, _ in cases} == {"inference", "tiled", "training", "data"}
+    for r in data["rows"]:
+        assert r["ours_s"] is not None and r["ours_s"] > 0, r
+    if device == "cuda":  # fp16 is timed on a GPU only
+        assert any(c.endswith("fp16") for _, c in cases)

@@ -3,7 +3,11 @@
 A workload module exposes ``run(ctx: Context) -> list[Row]``. Times are medians (seconds) over
 ``ctx.reps`` repetitions after one warm-up call. ``ratio`` is ``ref_s / ours_s``: above 1 means ``sr``
 is faster. Peak memory is the resident-set high-water mark (``VmHWM`` of ``/proc/self/status``) reset
-before each side with ``/proc/self/clear_refs`` (``"5"``), so each side is measured on its own.
+before each side with ``/proc/self/clear_refs`` (``"5"``), so each side is measured on its own; on a
+CUDA device it is the CUDA allocator's peak (``torch.cuda.max_memory_allocated``, reset likewise).
+
+The device (``--device``, one per workload process) is set once with :func:`use_device`; every timed
+call is followed by ``torch.cuda.synchronize()`` on a GPU, so a time covers the kernels it launched.
 """
 
 from __future__ import annotations
@@ -22,6 +26,30 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
+_DEVICE = torch.device("cpu")
+
+
+def use_device(name: str) -> torch.device:
+    """Make ``name`` (``cpu``, ``cuda``, ``cuda:N``) the device of this workload process; a clear
+    ``RuntimeError`` when CUDA is asked for and not available."""
+    global _DEVICE
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"--device {name}: CUDA is not available here (torch {torch.__version__})")
+    if dev.type not in ("cpu", "cuda"):
+        raise RuntimeError(f"--device {name}: only cpu and cuda are supported")
+    _DEVICE = dev
+    return dev
+
+
+def device() -> torch.device:
+    return _DEVICE
+
+
+def sync() -> None:
+    """Wait for the device's queued kernels (a no-op on the CPU)."""
+    if _DEVICE.type == "cuda":
+        torch.cuda.synchronize(_DEVICE)
 
 
 @dataclass
@@ -56,21 +84,36 @@ class Context:
     tmp: Path = Path("/tmp")
     threads: int = field(default_factory=torch.get_num_threads)
 
+    @property
+    def device(self) -> torch.device:
+        return _DEVICE
+
+    @property
+    def gpu(self) -> bool:
+        return _DEVICE.type == "cuda"
+
 
 def median_time(fn: Callable[[], Any], reps: int, warmup: int = 1) -> float:
     """Median wall time of ``fn()`` over ``reps`` calls, after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
+    sync()
     times = []
     for _ in range(max(1, reps)):
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
 def reset_peak() -> None:
-    """Reset the process's RSS high-water mark (Linux >= 4.0); silently a no-op elsewhere."""
+    """Reset the process's RSS high-water mark (Linux >= 4.0; silently a no-op elsewhere), or on a GPU
+    the CUDA allocator's peak."""
+    if _DEVICE.type == "cuda":
+        sync()
+        torch.cuda.reset_peak_memory_stats(_DEVICE)
+        return
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -79,7 +122,11 @@ def reset_peak() -> None:
 
 
 def peak_mb() -> float | None:
-    """The RSS high-water mark in MiB since the last :func:`reset_peak` (None if unknown)."""
+    """The RSS (GPU: CUDA allocator) high-water mark in MiB since the last :func:`reset_peak` (None
+    if unknown)."""
+    if _DEVICE.type == "cuda":
+        sync()
+        return torch.cuda.max_memory_allocated(_DEVICE) / 2**20
     try:
         text = Path("/proc/self/status").read_text()
     except OSError:
@@ -140,8 +187,9 @@ def conv_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
 
 
 def seeded_input(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
-    """A float32 tensor in [0, 1] from a seeded generator (identical on both sides)."""
-    return torch.rand(shape, generator=torch.Generator().manual_seed(seed))
+    """A float32 tensor in [0, 1] from a seeded CPU generator (identical on both sides and on every
+    device), placed on this process's device."""
+    return torch.rand(shape, generator=torch.Generator().manual_seed(seed)).to(_DEVICE)
 
 
 def cpu_model(default: str = "unknown") -> str:
@@ -156,11 +204,16 @@ def cpu_model(default: str = "unknown") -> str:
 
 
 def environment() -> dict[str, Any]:
-    """What the figures depend on: CPU model, cores, torch version, threads."""
-    return {
+    """What the figures depend on: CPU model, cores, torch version, threads, the device (and GPU)."""
+    env: dict[str, Any] = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "python": sys.version.split()[0],
+        "device": str(_DEVICE),
     }
+    if _DEVICE.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(_DEVICE)
+        env["cuda"] = torch.version.cuda
+    return env

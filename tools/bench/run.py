@@ -1,6 +1,6 @@
 """The benchmark suite: ``sr`` against BasicSR 1.4.2 and Real-ESRGAN on identical inputs and weights.
 
-    python -m tools.bench [--only NAME ...] [--reps N] [--json OUT] [--quick] [--no-ref]
+    python -m tools.bench [--only NAME ...] [--reps N] [--json OUT] [--quick] [--no-ref] [--device cuda]
 
 Workloads (``--only`` takes these names): ``inference`` (batch-1 fp32/bf16 RRDBNet, MSRResNet, SRCNN and
 the 3x3-convolution peak), ``tiled`` (512x512 x4 RRDBNet, tile 128, pad 10, vs RealESRGANer),
@@ -10,7 +10,10 @@ GT-128 crops, 0 and 2 workers), ``imresize`` (MATLAB bicubic of a 2K photo; PSNR
 Each workload runs in a fresh subprocess (so its memory high-water mark is its own) and prints medians
 over ``--reps`` repetitions after one warm-up. ``ratio`` = reference time / ours (above 1: ``sr`` is
 faster). A reference that is not installed shows ``n/a`` with the reason; ``sr``'s figures still print.
-``--quick`` shrinks every size (for the test suite; the figures mean nothing). Install the references
+``--quick`` shrinks every size (for the test suite; the figures mean nothing). ``--device cuda`` runs
+every workload on the GPU, both sides (times then wait for the GPU; peak memory is the CUDA allocator's)
+and adds the GPU-only cases: fp16, RRDBNet x4 on a 1920x1080 input against the tensor-core peak, and
+the fp16 training step. Install the references
 with ``pip install --no-deps --no-build-isolation basicsr==1.4.2 realesrgan==0.3.0 addict yapf requests``.
 """
 
@@ -39,13 +42,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def child(name: str, args: argparse.Namespace, out: Path) -> None:
     """Run workload ``name`` here; write ``{"rows": [...]}`` or ``{"error": ...}`` to ``out``."""
-    from tools.bench.common import Context, environment
+    from tools.bench.common import Context, environment, use_device
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import cv2
     import torch
 
     cv2.setNumThreads(torch.get_num_threads())  # OpenCV (both sides use it) gets torch's thread count
+    use_device(args.device)
     with tempfile.TemporaryDirectory(prefix=f"srbench-{name}-") as tmp:
         ctx = Context(reps=args.reps, quick=args.quick, no_ref=args.no_ref, tmp=Path(tmp))
         t0 = time.perf_counter()
@@ -97,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for tests")
     parser.add_argument("--no-ref", action="store_true", help="do not import the references (n/a columns)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: where both sides run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -106,10 +111,18 @@ def main(argv: list[str] | None = None) -> int:
         child(args.child, args, args.child_out)
         return 0
 
-    from tools.bench.common import environment
+    from tools.bench.common import environment, use_device
 
+    try:
+        use_device(args.device)
+    except RuntimeError as e:
+        parser.error(str(e))
     env = environment()
-    print(f"sr benchmark: {env['cpu']}, {env['cores']} cores, torch {env['torch']}, {env['threads']} threads")
+    where = f", {env['gpu']} (CUDA {env['cuda']})" if "gpu" in env else ""
+    print(
+        f"sr benchmark: {env['cpu']}, {env['cores']} cores, torch {env['torch']}, "
+        f"{env['threads']} threads{where}"
+    )
     results: dict[str, Any] = {"environment": env, "reps": args.reps, "quick": args.quick, "workloads": {}}
     all_rows: list[dict[str, Any]] = []
     failed = False
@@ -117,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "result.json"
             cmd = [sys.executable, "-m", "tools.bench.run", "--child", name, "--child-out", str(out)]
-            cmd += ["--reps", str(args.reps)] + (["--quick"] if args.quick else [])
+            cmd += ["--reps", str(args.reps), "--device", args.device] + (["--quick"] if args.quick else [])
             cmd += ["--no-ref"] if args.no_ref else []
             print(f"running {name} ...", flush=True)
             proc = subprocess.run(cmd, cwd=ROOT)

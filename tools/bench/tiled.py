@@ -1,9 +1,9 @@
 """Workload 2: tiled x4 upscaling of a 512x512 uint8 RGB image with RRDBNet (64/23), tile 128, pad 10:
 ``sr.inference.upscaler.Upscaler`` against Real-ESRGAN's ``RealESRGANer`` (``pre_pad=0``, fp32), with
-identical weights. Both take and return an 8-bit HWC array (RealESRGANer's in BGR order). A full run
-takes about a minute per side on 2 cores, so there is no warm-up call (the first tile warms up) and at
-most 2 repetitions. ``extra["mean_abs_diff"]``: mean |ours - theirs| in 8-bit levels (ours blends the
-tile overlaps, RealESRGANer cuts them hard, so the two differ near seams).
+identical weights, on ``--device``. Both take and return an 8-bit HWC array (RealESRGANer's in BGR
+order). A full run takes about a minute per side on 2 cores, so there is no warm-up call (the first
+tile warms up) and at most 2 repetitions. ``extra["mean_abs_diff"]``: mean |ours - theirs| in 8-bit
+levels (ours blends the tile overlaps, RealESRGANer cuts them hard, so the two differ near seams).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def run(ctx: Context) -> list[Row]:
     img = test_image(size)
     reps = min(ctx.reps, 2)
     why = reference("realesrgan", ctx)  # imported before measuring ours: same baseline RSS on both sides
-    up = Upscaler(net, tile=tile, tile_pad=pad, precision="fp32", device="cpu")
+    up = Upscaler(net, tile=tile, tile_pad=pad, precision="fp32", device=ctx.device)
     ours_out: list[np.ndarray] = []
 
     def ours() -> None:
@@ -74,7 +74,7 @@ def run(ctx: Context) -> list[Row]:
         tile_pad=pad,
         pre_pad=0,
         half=False,
-        device=torch.device("cpu"),
+        device=ctx.device,
     )
     bgr = np.ascontiguousarray(img[:, :, ::-1])
     ref_out: list[np.ndarray] = []

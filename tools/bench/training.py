@@ -11,7 +11,9 @@ The VGG19 of the perceptual loss is a seeded RANDOM torchvision ``vgg19`` state 
 ``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth`` of a temporary folder, which both libraries load
 from there (nothing is downloaded). Ours is also timed with ``train.mixed_precision: bf16`` and
 ``train.channels_last: true``. The losses of the first ``N`` iterations of both, from the same
-start, are in ``extra`` (``first_losses_*``): they must agree.
+start, are in ``extra`` (``first_losses_*``): they must agree. On a GPU (``--device cuda``) both run
+there (BasicSR with ``num_gpu: 1``) and ours is also timed with fp16 autocast (with its gradient scaler)
+and with ``train.compile``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from typing import Any
 
 import torch
 
-from tools.bench.common import Context, Row, median_time, peak_mb, reference, reset_peak, seeded_input
+from tools.bench.common import (
+    Context,
+    Row,
+    device,
+    median_time,
+    peak_mb,
+    reference,
+    reset_peak,
+    seeded_input,
+)
 
 log = logging.getLogger(__name__)
 N_CHECK = 3  # iterations whose losses are compared
@@ -105,7 +116,7 @@ def recipes(ctx: Context) -> dict[str, dict[str, Any]]:
     return {"MSRResNet x4 L1": msr, "ESRGAN": esrgan}
 
 
-def basicsr_opt(ours: dict[str, Any]) -> dict[str, Any]:
+def basicsr_opt(ours: dict[str, Any], gpu: bool = False) -> dict[str, Any]:
     """The BasicSR 1.4.2 options dict equivalent to ``ours``."""
     train = copy.deepcopy(ours["train"])
     train["ema_decay"] = 0
@@ -126,7 +137,7 @@ def basicsr_opt(ours: dict[str, Any]) -> dict[str, Any]:
         "name": ours["name"],
         "model_type": ours["model_type"],
         "scale": 4,
-        "num_gpu": 0,
+        "num_gpu": 1 if gpu else 0,
         "is_train": True,
         "dist": False,
         "rank": 0,
@@ -154,7 +165,7 @@ def ours_model(spec: dict[str, Any], **train_over: Any) -> Any:
 
     d = {k: copy.deepcopy(v) for k, v in spec.items() if not k.startswith("_")}
     d["train"].update(train_over)
-    return build_model(options_from_dict(d, source="bench", require_train=False), torch.device("cpu"))
+    return build_model(options_from_dict(d, source="bench", require_train=False), device())
 
 
 def time_steps(step: Any, data: list[dict[str, torch.Tensor]], reps: int) -> tuple[float, float | None]:
@@ -184,6 +195,11 @@ def run(ctx: Context) -> list[Row]:
             variants["bf16"] = ours_model(spec, mixed_precision="bf16")
             variants["channels_last"] = ours_model(spec, channels_last=True)
             variants["bf16 + channels_last"] = ours_model(spec, mixed_precision="bf16", channels_last=True)
+        if ctx.gpu and not ctx.quick:
+            variants["fp16 + channels_last"] = ours_model(spec, mixed_precision="fp16", channels_last=True)
+            variants["bf16 + channels_last + compile"] = ours_model(
+                spec, mixed_precision="bf16", channels_last=True, compile=True
+            )
         bf16 = variants.get("bf16")
         if bf16 is not None:  # same start as the fp32 runs: copy the initial weights in
             fresh = ours_model(spec)
@@ -194,7 +210,7 @@ def run(ctx: Context) -> list[Row]:
         times = {k: time_steps(m.train_step, data, ctx.reps) for k, m in variants.items()}
         ref_t: tuple[float | None, float | None] = (None, None)
         if why is None:
-            ref_model = basicsr_model(spec, ours_model(spec))
+            ref_model = basicsr_model(spec, ours_model(spec), ctx.gpu)
             first["basicsr"] = []
             for i in range(N_CHECK):
                 ref_model.feed_data(data[i])
@@ -235,14 +251,14 @@ def run(ctx: Context) -> list[Row]:
     return rows
 
 
-def basicsr_model(spec: dict[str, Any], ours: Any) -> Any:
+def basicsr_model(spec: dict[str, Any], ours: Any, gpu: bool = False) -> Any:
     """BasicSR's model for ``spec`` with the initial weights of ``ours`` (a fresh, untrained sr model)."""
     logging.getLogger("basicsr").setLevel(logging.ERROR)
     if spec["model_type"] == "SRModel":
         from basicsr.models.sr_model import SRModel as Ref
     else:
         from basicsr.models.esrgan_model import ESRGANModel as Ref
-    model = Ref(basicsr_opt(spec))
+    model = Ref(basicsr_opt(spec, gpu))
     model.net_g.load_state_dict(ours.net_g.state_dict(), strict=True)
     if hasattr(ours, "net_d"):
         model.net_d.load_state_dict(ours.net_d.state_dict(), strict=True)
