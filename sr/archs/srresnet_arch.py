@@ -59,7 +59,7 @@ class ResidualBlockNoBN(nn.Module):
         scaled_kaiming_init([self.conv1, self.conv2], 0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(self.relu(self.conv1(x))) * self.res_scale
+        return torch.add(x, self.conv2(self.relu(self.conv1(x))), alpha=self.res_scale)  # one pass
 
 
 class MSRResNet(nn.Module):

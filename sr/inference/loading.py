@@ -12,6 +12,7 @@ from torch import nn
 
 from sr.archs import scale_of
 from sr.checkpoints import CheckpointError, load_model
+from sr.device import warn_if_emulated_bf16
 from sr.inference.baselines import BASELINES, Interpolation
 from sr.inference.default_model import default_model_path
 
@@ -57,6 +58,8 @@ def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
         raise ValueError(f"precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("fp16 needs CUDA; use bf16 on CPU (or fp32)")
+    if precision == "bf16":
+        warn_if_emulated_bf16(device, "precision bf16")
     return PRECISIONS[precision]
 
 

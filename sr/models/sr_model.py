@@ -20,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from sr.archs import build as build_arch
 from sr.checkpoints import read_state_dict, save_checkpoint
 from sr.checkpoints.load import load_weights
+from sr.device import warn_if_emulated_bf16
 from sr.losses import build_loss
 from sr.models.ema import ModelEMA
 from sr.models.optim import build_optimizer, build_scheduler
@@ -87,6 +88,8 @@ class SRModel:
         amp = train.mixed_precision
         if amp == "fp16" and device.type != "cuda":
             raise ValueError("train.mixed_precision: fp16 needs CUDA; use bf16 on the CPU")
+        if amp == "bf16":
+            warn_if_emulated_bf16(device, "train.mixed_precision: bf16")
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
 

@@ -203,6 +203,14 @@ def cpu_model(default: str = "unknown") -> str:
     return default
 
 
+def cpu_native_bf16() -> bool:
+    """Whether oneDNN has native bf16 kernels on this CPU (AVX512-BF16 or AMX); without them bf16
+    convolutions are emulated and many times slower than fp32."""
+    from sr.device import cpu_has_native_bf16
+
+    return cpu_has_native_bf16()
+
+
 def environment() -> dict[str, Any]:
     """What the figures depend on: CPU model, cores, torch version, threads, the device (and GPU)."""
     env: dict[str, Any] = {
@@ -212,6 +220,8 @@ def environment() -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "python": sys.version.split()[0],
         "device": str(_DEVICE),
+        "cpu_isa": torch.backends.cpu.get_cpu_capability(),
+        "cpu_native_bf16": cpu_native_bf16(),
     }
     if _DEVICE.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(_DEVICE)

@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     where = f", {env['gpu']} (CUDA {env['cuda']})" if "gpu" in env else ""
     print(
         f"sr benchmark: {env['cpu']}, {env['cores']} cores, torch {env['torch']}, "
-        f"{env['threads']} threads{where}"
+        f"{env['threads']} threads, {env['cpu_isa']}, "
+        f"native bf16: {'yes' if env['cpu_native_bf16'] else 'no'}{where}"
     )
     results: dict[str, Any] = {"environment": env, "reps": args.reps, "quick": args.quick, "workloads": {}}
     all_rows: list[dict[str, Any]] = []

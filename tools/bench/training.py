@@ -9,11 +9,16 @@ Ours: ``sr.models.SRModel`` / ``GANModel`` from ``sr.options.options_from_dict``
 on either side. Identical weights (ours copied into BasicSR's, ``strict=True``) and identical batches.
 The VGG19 of the perceptual loss is a seeded RANDOM torchvision ``vgg19`` state dict written to
 ``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth`` of a temporary folder, which both libraries load
-from there (nothing is downloaded). Ours is also timed with ``train.mixed_precision: bf16`` and
-``train.channels_last: true``. The losses of the first ``N`` iterations of both, from the same
-start, are in ``extra`` (``first_losses_*``): they must agree. On a GPU (``--device cuda``) both run
-there (BasicSR with ``num_gpu: 1``) and ours is also timed with fp16 autocast (with its gradient scaler)
-and with ``train.compile``.
+from there (nothing is downloaded).
+
+Ours is also timed with ``train.channels_last: true`` and with ``train.mixed_precision: bf16``
+(channels_last; not timed on a CPU without native bf16, where a step takes minutes). The losses of the
+first ``N`` iterations from the same start, ours in fp32 and bf16 and BasicSR's, are in ``extra``
+(``first_losses_*``): they must agree. ``conv_share_*``: the share of a step's operator time spent in
+convolutions (forward and backward), each side. MSRResNet's ``gflops`` counts three times the forward
+convolutions (input and weight gradients), to set against the inference workload's convolution peak.
+On a GPU (``--device cuda``) both run there (BasicSR with ``num_gpu: 1``) and ours is also timed with
+fp16 autocast (with its gradient scaler) and with ``train.compile``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import torch
 from tools.bench.common import (
     Context,
     Row,
+    conv_flops,
+    cpu_native_bf16,
     device,
     median_time,
     peak_mb,
@@ -168,6 +175,21 @@ def ours_model(spec: dict[str, Any], **train_over: Any) -> Any:
     return build_model(options_from_dict(d, source="bench", require_train=False), device())
 
 
+def conv_share(step: Any, batch: dict[str, torch.Tensor]) -> float:
+    """Share of one training step's operator time (self CPU time; GPU: self device time) spent in
+    convolutions, forward and backward: an upper bound on what any other change can gain."""
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device().type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        step(batch, 10**5)
+    attr = "self_device_time_total" if device().type == "cuda" else "self_cpu_time_total"
+    events = prof.key_averages()
+    total = sum(getattr(e, attr) for e in events)
+    conv = sum(getattr(e, attr) for e in events if "conv" in e.key or "cudnn" in e.key)
+    return round(conv / total, 3) if total else 0.0
+
+
 def time_steps(step: Any, data: list[dict[str, torch.Tensor]], reps: int) -> tuple[float, float | None]:
     it = iter(range(1, 10**6))
 
@@ -192,15 +214,16 @@ def run(ctx: Context) -> list[Row]:
         }
         variants = {"fp32": base}
         if not ctx.quick:
-            variants["bf16"] = ours_model(spec, mixed_precision="bf16")
             variants["channels_last"] = ours_model(spec, channels_last=True)
             variants["bf16 + channels_last"] = ours_model(spec, mixed_precision="bf16", channels_last=True)
+        bf16 = variants.get("bf16 + channels_last")
+        if bf16 is not None and not ctx.gpu and not cpu_native_bf16():
+            del variants["bf16 + channels_last"]  # emulated bf16: minutes a step; losses still checked
         if ctx.gpu and not ctx.quick:
             variants["fp16 + channels_last"] = ours_model(spec, mixed_precision="fp16", channels_last=True)
             variants["bf16 + channels_last + compile"] = ours_model(
                 spec, mixed_precision="bf16", channels_last=True, compile=True
             )
-        bf16 = variants.get("bf16")
         if bf16 is not None:  # same start as the fp32 runs: copy the initial weights in
             fresh = ours_model(spec)
             bf16.net_g.load_state_dict(fresh.net_g.state_dict())
@@ -208,6 +231,8 @@ def run(ctx: Context) -> list[Row]:
                 bf16.net_d.load_state_dict(fresh.net_d.state_dict())
             first["sr_bf16"] = [bf16.train_step(data[i], i + 1) for i in range(N_CHECK)]
         times = {k: time_steps(m.train_step, data, ctx.reps) for k, m in variants.items()}
+        shares = {"sr": conv_share(base.train_step, data[0])}
+        flops = 3 * conv_flops(base.net_g, data[0]["lq"]) if spec["model_type"] == "SRModel" else None
         ref_t: tuple[float | None, float | None] = (None, None)
         if why is None:
             ref_model = basicsr_model(spec, ours_model(spec), ctx.gpu)
@@ -222,10 +247,14 @@ def run(ctx: Context) -> list[Row]:
                 ref_model.optimize_parameters(it)
 
             ref_t = time_steps(ref_step, data, ctx.reps)
+            shares["basicsr"] = conv_share(ref_step, data[0])
         for vname, (t, peak) in times.items():
             extra: dict[str, Any] = {}
             if vname == "fp32":
-                extra = {
+                extra = {f"conv_share_{k}": v for k, v in shares.items()}
+                if flops is not None:
+                    extra["gflops"] = round(flops / t / 1e9, 1)
+                extra |= {
                     f"first_losses_{k}": [{kk: round(vv, 6) for kk, vv in d.items()} for d in v]
                     for k, v in first.items()
                 }
