@@ -43,7 +43,7 @@ from torch.utils.data import Dataset
 from sr.data.imageio import ImageReadError
 from sr.data.mixed import MixedSourceDataset, build_mixed_dataset
 from sr.data.sampler import parse_key
-from sr.data.sources import DatasetError, ImageSource, gt_entries, lq_index, require_dir
+from sr.data.sources import DatasetError, ImageSource, gt_entries, lq_index, require_dir, to_rgb_float
 from sr.data.transforms import (
     apply_augment,
     band_limit,
@@ -128,8 +128,13 @@ class _SRDataset(Dataset):
         raise NotImplementedError
 
     def _read(self, source: ImageSource, ref: str) -> torch.Tensor:
+        return to_rgb_float(*self._decode(source, ref))
+
+    def _decode(self, source: ImageSource, ref: str) -> tuple[np.ndarray, int]:
+        """The stored uint values (C, H, W) and bit depth: training crops these and converts only the
+        crop to float (:func:`to_rgb_float`), the same values as cropping :meth:`_read`'s image."""
         try:
-            return source.read(ref)
+            return source.decode(ref)
         except ImageReadError as e:
             raise ImageReadError(f"{self.key}: {e}") from e
 
@@ -137,7 +142,7 @@ class _SRDataset(Dataset):
         flags = draw_augment(rng, self.opt.use_hflip, self.opt.use_rot)
         return [apply_augment(x, flags) for x in xs]
 
-    def _check_fits(self, gt: torch.Tensor, gt_ref: str) -> None:
+    def _check_fits(self, gt: torch.Tensor | np.ndarray, gt_ref: str) -> None:
         size = self.opt.gt_size
         assert size is not None
         if gt.shape[-2] < size or gt.shape[-1] < size:
@@ -154,7 +159,8 @@ class PairedImageDataset(_SRDataset):
         self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator, scale: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         assert lq_ref is not None and self.lq_source is not None and scale == self.scale
-        gt, lq = self._read(self.gt_source, gt_ref), self._read(self.lq_source, lq_ref)
+        gt, gt_bits = self._decode(self.gt_source, gt_ref)
+        lq, lq_bits = self._decode(self.lq_source, lq_ref)
         s = self.scale
         if gt.shape[-2] != lq.shape[-2] * s or gt.shape[-1] != lq.shape[-1] * s:
             raise DatasetError(
@@ -163,14 +169,14 @@ class PairedImageDataset(_SRDataset):
                 f"the LQ must be exactly GT / {s}"
             )
         if self.opt.gt_size is None:
-            return lq, gt
+            return to_rgb_float(lq, lq_bits), to_rgb_float(gt, gt_bits)
         self._check_fits(gt, gt_ref)
         lq_size = self.opt.gt_size // s
         top, left = random_crop_origin(rng, lq.shape[-2], lq.shape[-1], lq_size)
         lq = lq[:, top : top + lq_size, left : left + lq_size]
         gt = gt[:, top * s : (top + lq_size) * s, left * s : (left + lq_size) * s]
-        lq, gt = self._augment(rng, lq, gt)
-        return lq, gt
+        lq_f, gt_f = self._augment(rng, to_rgb_float(lq, lq_bits), to_rgb_float(gt, gt_bits))
+        return lq_f, gt_f
 
 
 class HRImageDataset(_SRDataset):
@@ -195,15 +201,15 @@ class HRImageDataset(_SRDataset):
     def make_item(
         self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator, scale: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        gt = self._read(self.gt_source, gt_ref)
         if self.opt.gt_size is None:
-            gt = mod_crop(gt, scale)
+            gt = mod_crop(self._read(self.gt_source, gt_ref), scale)
             lq = self._lq_cache.get(gt_ref) if scale == self.scale else None
             return (self._downscale(gt, scale) if lq is None else lq), gt
-        self._check_fits(gt, gt_ref)
+        arr, bits = self._decode(self.gt_source, gt_ref)
+        self._check_fits(arr, gt_ref)
         size = self.opt.gt_size
-        top, left = random_crop_origin(rng, gt.shape[-2], gt.shape[-1], size)
-        (gt,) = self._augment(rng, gt[:, top : top + size, left : left + size])
+        top, left = random_crop_origin(rng, arr.shape[-2], arr.shape[-1], size)
+        (gt,) = self._augment(rng, to_rgb_float(arr[:, top : top + size, left : left + size], bits))
         return self._downscale(gt, scale), gt
 
 

@@ -109,6 +109,28 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     with equal channels stays RGB. Raises :class:`ImageReadError` naming the file when it is missing, not
     a regular file, empty, not a supported image, corrupt or truncated (never a partial decode).
     """
+    pixels, alpha, bits, icc, p = _decode(path)
+    data = _to_tensor(pixels, bits)
+    if icc is not None and not _icc_matches(icc, data.shape[0]):
+        logger.warning("%s: ICC profile (%r) does not describe the decoded data; dropped", p, icc[16:20])
+        icc = None
+    alpha_t = None if alpha is None else _to_tensor(alpha, bits)
+    return Image(data=data, alpha=alpha_t, bit_depth=bits, icc_profile=icc, path=p)
+
+
+def read_pixels(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """The stored values of an image file as ``(uint8/uint16 array (C, H, W), bit_depth)``, C 1 or 3,
+    alpha dropped, upright: what :func:`read_image` decodes, before any conversion to float (training
+    data crops these and converts only the crop). Same formats and errors as :func:`read_image`."""
+    pixels, _, bits, _, _ = _decode(path)
+    chw = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    return np.ascontiguousarray(chw), bits
+
+
+def _decode(
+    path: str | os.PathLike[str],
+) -> tuple[np.ndarray, np.ndarray | None, int, bytes | None, Path]:
+    """``(pixels (H, W[, 3]), alpha (H, W) or None, bit_depth, ICC profile, path)``, oriented."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -135,12 +157,7 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     except (*_DECODE_ERRORS, PILImage.DecompressionBombError, cv2.error) as e:
         raise ImageReadError(f"{p}: cannot decode image: {e}") from e
     pixels, alpha = _orient(pixels, orientation), None if alpha is None else _orient(alpha, orientation)
-    data = _to_tensor(pixels, bits)
-    if icc is not None and not _icc_matches(icc, data.shape[0]):
-        logger.warning("%s: ICC profile (%r) does not describe the decoded data; dropped", p, icc[16:20])
-        icc = None
-    alpha_t = None if alpha is None else _to_tensor(alpha, bits)
-    return Image(data=data, alpha=alpha_t, bit_depth=bits, icc_profile=icc, path=p)
+    return pixels, alpha, bits, icc, p
 
 
 def write_image(

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sr.data.imageio import is_image_file, read_image, to_uint
+from sr.data.imageio import is_image_file, read_pixels
 from sr.data.lmdb_io import LmdbReader, decode_image_bytes, read_meta_info, uint_to_float
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,13 @@ def list_folder(folder: Path, key: str) -> list[Path]:
     return files
 
 
+def to_rgb_float(arr: np.ndarray, bit_depth: int) -> torch.Tensor:
+    """uint (C, H, W) (C 1 or 3; a crop view is fine) -> float32 (3, H, W) in [0, 1], gray replicated:
+    the values :func:`sr.data.imageio.read_image` gives for the same pixels."""
+    data = uint_to_float(np.ascontiguousarray(arr), bit_depth)
+    return data.expand(3, -1, -1).contiguous() if data.shape[0] == 1 else data
+
+
 def read_name_list(meta_file: str, key: str) -> list[str]:
     """BasicSR's ``meta_info_file``: the first whitespace-separated field of every non-empty line."""
     p = Path(meta_file).expanduser()
@@ -62,7 +69,8 @@ def read_name_list(meta_file: str, key: str) -> list[str]:
 class ImageSource:
     """Decodes images of one dataroot by reference: a file path (``disk``) or a key (``lmdb``).
 
-    :meth:`read` returns float32 (3, H, W) in [0, 1] (gray replicated, alpha dropped). With
+    :meth:`read` returns float32 (3, H, W) in [0, 1] (gray replicated, alpha dropped); :meth:`decode`
+    the stored uint values (C, H, W), C 1 or 3, for :func:`to_rgb_float` after a crop. With
     :meth:`fill_cache`, decoded images are kept as uint8/uint16 arrays; call it in the main process
     before DataLoader workers start, so that the workers share those pages copy-on-write instead of
     each decoding its own copy. Cached and uncached reads give identical tensors.
@@ -87,16 +95,10 @@ class ImageSource:
             return self.cache[ref]
         if self.lmdb is not None:
             return decode_image_bytes(self.lmdb.get(ref), self.describe(ref))
-        image = read_image(ref)
-        arr = to_uint(image.data, image.bit_depth)
-        return np.ascontiguousarray(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)), image.bit_depth
+        return read_pixels(ref)
 
     def read(self, ref: str) -> torch.Tensor:
-        if ref not in self.cache and self.lmdb is None:
-            data = read_image(ref).data  # skip the uint round trip when not caching
-        else:
-            data = uint_to_float(*self.decode(ref))
-        return data.expand(3, -1, -1).contiguous() if data.shape[0] == 1 else data
+        return to_rgb_float(*self.decode(ref))
 
     def fill_cache(self, ref: str) -> None:
         self.cache[ref] = self.decode(ref)

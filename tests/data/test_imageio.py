@@ -23,6 +23,7 @@ from sr.data.imageio import (
     ImageWriteError,
     is_image_file,
     read_image,
+    read_pixels,
     to_uint,
     write_image,
 )
@@ -427,3 +428,37 @@ def test_gray_webp_is_stored_as_rgb_and_rgb_helper(tmp_path):
         assert img.data.shape == (3, 5, 6) and torch.equal(img.data, gray.expand(3, -1, -1))
     img = read_image(write_image(tmp_path / "g.png", gray))
     assert img.is_gray and img.rgb().shape == (3, 5, 6) and torch.equal(img.rgb()[2], gray[0])
+
+
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("rgb.png", lambda: PILImage.fromarray(_u8((6, 7, 3)))),
+        ("gray.png", lambda: PILImage.fromarray(_u8((6, 7)))),
+        ("rgba.png", lambda: PILImage.fromarray(_u8((6, 7, 4)))),
+        ("pal.png", lambda: PILImage.fromarray(_u8((6, 7, 3))).convert("P")),
+        ("rot.jpg", None),
+    ],
+)
+def test_read_pixels_are_the_stored_values_of_read_image(tmp_path, name, make):
+    """Training data crops ``read_pixels`` and converts the crop: the same values as read_image."""
+    path = tmp_path / name
+    if make is None:  # a JPEG with EXIF orientation 6: the pixels come out upright as well
+        exif = PILImage.Exif()
+        exif[0x0112] = 6
+        PILImage.fromarray(_u8((6, 10, 3))).save(path, exif=exif)
+    else:
+        make().save(path)
+    img = read_image(path)
+    arr, bits = read_pixels(path)
+    assert bits == img.bit_depth == 8 and arr.dtype == np.uint8
+    assert arr.shape == tuple(img.data.shape)
+    assert torch.equal(torch.from_numpy(arr.astype(np.float32) / np.float32(255)), img.data)
+
+
+def test_read_pixels_of_16bit_png(tmp_path):
+    assert cv2.imwrite(str(tmp_path / "w.png"), _ramp16())
+    arr, bits = read_pixels(tmp_path / "w.png")
+    assert bits == 16 and arr.dtype == np.uint16
+    expected = read_image(tmp_path / "w.png").data
+    assert torch.equal(torch.from_numpy(arr.astype(np.float32) / np.float32(65535)), expected)
