@@ -49,7 +49,14 @@ def conv_peak(ctx: Context) -> tuple[list[Row], dict[str, float]]:
     n, size = (1, 32) if ctx.quick else ((8, 256) if ctx.gpu else (1, 128))
     conv = nn.Conv2d(64, 64, 3, padding=1).eval().requires_grad_(False).to(ctx.device)
     flops = 2 * 64 * 64 * 9 * size * size * n
-    rows, peaks = [], {}
+    rows: list[Row] = []
+    peaks: dict[str, float] = {}
+
+    def probe(key: str, case: str, note: str, fn: Callable[[], Any], work: float) -> None:
+        t = median_time(fn, max(ctx.reps, 5) * 4)
+        peaks[key] = max(peaks.get(key, 0.0), work / t / 1e9)
+        rows.append(Row("inference", case, t, ref_note=note, extra={"gflops": round(work / t / 1e9, 1)}))
+
     for key in precisions(ctx):
         dtype = DTYPES[key]
         for cl in (False, True):
@@ -57,34 +64,13 @@ def conv_peak(ctx: Context) -> tuple[list[Row], dict[str, float]]:
             m = copy.deepcopy(conv).to(dtype=dtype, memory_format=fmt)
             x = seeded_input((n, 64, size, size)).to(dtype=dtype, memory_format=fmt)
             with torch.inference_mode():
-                t = median_time(lambda m=m, x=x: m(x), max(ctx.reps, 5) * 4)
-            name = f"{key}{' channels_last' if cl else ''}"
-            gflops = flops / t / 1e9
-            peaks[key] = max(peaks.get(key, 0.0), gflops)
-            rows.append(
-                Row(
-                    "inference",
-                    f"conv3x3 64->64 {n}x{size}x{size} {name}",
-                    t,
-                    ref_note="hardware peak probe",
-                    extra={"gflops": round(gflops, 1)},
-                )
-            )
+                name = f"{key}{' channels_last' if cl else ''}"
+                case = f"conv3x3 64->64 {n}x{size}x{size} {name}"
+                probe(key, case, "hardware peak probe", lambda m=m, x=x: m(x), flops)
         if ctx.gpu and not ctx.quick:
             a = seeded_input((8192, 8192), 1).to(dtype)
             b = seeded_input((8192, 8192), 2).to(dtype)
-            t = median_time(lambda a=a, b=b: a @ b, max(ctx.reps, 5) * 4)
-            gflops = 2 * 8192**3 / t / 1e9
-            peaks[key] = max(peaks[key], gflops)
-            rows.append(
-                Row(
-                    "inference",
-                    f"matmul 8192^3 {key}",
-                    t,
-                    ref_note="tensor-core peak probe",
-                    extra={"gflops": round(gflops, 1)},
-                )
-            )
+            probe(key, f"matmul 8192^3 {key}", "tensor-core peak probe", lambda a=a, b=b: a @ b, 2 * 8192**3)
     return rows, peaks
 
 
