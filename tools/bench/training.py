@@ -175,6 +175,11 @@ def ours_model(spec: dict[str, Any], **train_over: Any) -> Any:
     return build_model(options_from_dict(d, source="bench", require_train=False), device())
 
 
+# operator names (CPU: aten::mkldnn_convolution, convolution_backward) and GPU kernel names (cuDNN's
+# implicit-GEMM forward/data-gradient/weight-gradient kernels) of convolutions
+_CONV_KEYS = ("conv", "cudnn", "fprop", "dgrad", "wgrad", "implicit_gemm", "winograd")
+
+
 def conv_share(step: Any, batch: dict[str, torch.Tensor]) -> float:
     """Share of one training step's operator time (self CPU time; GPU: self device time) spent in
     convolutions, forward and backward: an upper bound on what any other change can gain."""
@@ -186,7 +191,7 @@ def conv_share(step: Any, batch: dict[str, torch.Tensor]) -> float:
     attr = "self_device_time_total" if device().type == "cuda" else "self_cpu_time_total"
     events = prof.key_averages()
     total = sum(getattr(e, attr) for e in events)
-    conv = sum(getattr(e, attr) for e in events if "conv" in e.key or "cudnn" in e.key)
+    conv = sum(getattr(e, attr) for e in events if any(k in e.key.lower() for k in _CONV_KEYS))
     return round(conv / total, 3) if total else 0.0
 
 
