@@ -177,7 +177,17 @@ def ours_model(spec: dict[str, Any], **train_over: Any) -> Any:
 
 # operator names (CPU: aten::mkldnn_convolution, convolution_backward) and GPU kernel names (cuDNN's
 # implicit-GEMM forward/data-gradient/weight-gradient kernels) of convolutions
-_CONV_KEYS = ("conv", "cudnn", "fprop", "dgrad", "wgrad", "implicit_gemm", "winograd")
+_CONV_KEYS = (
+    "convolution",
+    "conv2d",
+    "convolve",
+    "cudnn",
+    "fprop",
+    "dgrad",
+    "wgrad",
+    "implicit_gemm",
+    "winograd",
+)
 
 
 def conv_share(step: Any, batch: dict[str, torch.Tensor]) -> float:
