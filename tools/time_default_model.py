@@ -1,7 +1,7 @@
 """Wall time of ``sr-infer`` with the bundled default model on a 1-megapixel photo (x4 by default).
 
     python tools/time_default_model.py [--scale 4] [--reps 3] [--size 1280x800] [--image PATH]
-        [--precision fp32|bf16] [--threads N]
+        [--precision fp32|bf16] [--threads N] [--tile auto|N]
 
 Runs the real command (``sr-infer IMAGE -o OUT --scale S``, a fresh process each time: start-up,
 model load, tiling, PNG encoding included) ``--reps`` times and prints each wall time and the
@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image", type=Path, help="photo to crop the input from")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     p.add_argument("--threads", type=int)
+    p.add_argument("--tile", default="auto", help="sr-infer's --tile (default auto)")
     args = p.parse_args(argv)
     w, h = (int(v) for v in args.size.lower().split("x"))
     exe = shutil.which("sr-infer") or sys.exit("sr-infer is not on PATH: install sr first (pip install -e .)")
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sr-time-") as tmp:
         src = make_input((w, h), args.image or default_image(), Path(tmp) / "input.png")
         cmd = [exe, str(src), "-o", str(Path(tmp) / "out"), "--scale", str(args.scale)]
-        cmd += ["--precision", args.precision, "--overwrite"]
+        cmd += ["--precision", args.precision, "--tile", args.tile, "--overwrite"]
         print(f"{' '.join(cmd)}  ({w}x{h} = {w * h / 1e6:.2f} MP in, x{args.scale})")
         times = []
         for i in range(args.reps):

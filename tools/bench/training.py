@@ -14,7 +14,8 @@ from there (nothing is downloaded).
 Ours is also timed with ``train.channels_last: true`` and with ``train.mixed_precision: bf16``
 (channels_last; not timed on a CPU without native bf16, where a step takes minutes). The losses of the
 first ``N`` iterations from the same start, ours in fp32 and bf16 and BasicSR's, are in ``extra``
-(``first_losses_*``): they must agree. ``conv_share_*``: the share of a step's operator time spent in
+(``first_losses_*``): they must agree. The fp32 times of ``sr`` and BasicSR are taken interleaved (see
+:func:`interleaved`), at least 5 repetitions. ``conv_share_*``: the share of a step's operator time spent in
 convolutions (forward and backward), each side. MSRResNet's ``gflops`` counts three times the forward
 convolutions (input and weight gradients), to set against the inference workload's convolution peak.
 On a GPU (``--device cuda``) both run there (BasicSR with ``num_gpu: 1``) and ours is also timed with
@@ -26,6 +27,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import statistics
+import time
 from typing import Any
 
 import torch
@@ -41,6 +44,7 @@ from tools.bench.common import (
     reference,
     reset_peak,
     seeded_input,
+    sync,
 )
 
 log = logging.getLogger(__name__)
@@ -217,6 +221,21 @@ def time_steps(step: Any, data: list[dict[str, torch.Tensor]], reps: int) -> tup
     return t, peak_mb()
 
 
+def interleaved(steps: list[Any], data: list[dict[str, torch.Tensor]], reps: int) -> list[float]:
+    """Median seconds of each of ``steps``, timed in turn within every repetition (one warm-up each):
+    a drift of the machine over the run (clock, memory state) then falls on both sides alike, where
+    timing one side after the other gave ``sr``'s MSRResNet step 0.88-0.97x in separate runs."""
+    times: list[list[float]] = [[] for _ in steps]
+    for i in range(reps + 1):
+        for k, step in enumerate(steps):
+            t0 = time.perf_counter()
+            step(data[i % len(data)], 10**4 + i)
+            sync()
+            if i:
+                times[k].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
 def run(ctx: Context) -> list[Row]:
     random_vgg19(ctx)
     why = reference("basicsr", ctx)
@@ -261,8 +280,11 @@ def run(ctx: Context) -> list[Row]:
                 ref_model.feed_data(batch)
                 ref_model.optimize_parameters(it)
 
-            ref_t = time_steps(ref_step, data, ctx.reps)
+            ref_t = time_steps(ref_step, data, ctx.reps)  # for its peak memory
             shares["basicsr"] = conv_share(ref_step, data[0])
+            t_ours, t_ref = interleaved([base.train_step, ref_step], data, max(ctx.reps, 5))
+            times["fp32"] = (t_ours, times["fp32"][1])
+            ref_t = (t_ref, ref_t[1])
         for vname, (t, peak) in times.items():
             extra: dict[str, Any] = {}
             if vname == "fp32":
