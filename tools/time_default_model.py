@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         times = []
         for i in range(args.reps):
             t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+            if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+                raise SystemExit(f"time_default_model: error: sr-infer failed (its message is above): {cmd}")
             times.append(time.perf_counter() - t0)
             print(f"run {i + 1}: {times[-1]:.1f} s", flush=True)
     print(f"median {statistics.median(times):.1f} s over {len(times)} runs")

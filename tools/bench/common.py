@@ -25,6 +25,8 @@ from typing import Any
 
 import torch
 
+from sr.device import cpu_has_native_bf16
+
 ROOT = Path(__file__).resolve().parents[2]
 _DEVICE = torch.device("cpu")
 
@@ -33,7 +35,10 @@ def use_device(name: str) -> torch.device:
     """Make ``name`` (``cpu``, ``cuda``, ``cuda:N``) the device of this workload process; a clear
     ``RuntimeError`` when CUDA is asked for and not available."""
     global _DEVICE
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise RuntimeError(f"--device {name}: not a device; use cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"--device {name}: CUDA is not available here (torch {torch.__version__})")
     if dev.type not in ("cpu", "cuda"):
@@ -203,14 +208,6 @@ def cpu_model(default: str = "unknown") -> str:
     return default
 
 
-def cpu_native_bf16() -> bool:
-    """Whether oneDNN has native bf16 kernels on this CPU (AVX512-BF16 or AMX); without them bf16
-    convolutions are emulated and many times slower than fp32."""
-    from sr.device import cpu_has_native_bf16
-
-    return cpu_has_native_bf16()
-
-
 def environment() -> dict[str, Any]:
     """What the figures depend on: CPU model, cores, torch version, threads, the device (and GPU)."""
     env: dict[str, Any] = {
@@ -221,7 +218,7 @@ def environment() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "device": str(_DEVICE),
         "cpu_isa": torch.backends.cpu.get_cpu_capability(),
-        "cpu_native_bf16": cpu_native_bf16(),
+        "cpu_native_bf16": cpu_has_native_bf16(),
     }
     if _DEVICE.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(_DEVICE)

@@ -31,7 +31,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tools.bench.common import Context, Row, conv_flops, measured, median_time, reference, seeded_input
+from tools.bench.common import (
+    Context,
+    Row,
+    conv_flops,
+    device,
+    measured,
+    median_time,
+    reference,
+    seeded_input,
+)
 
 log = logging.getLogger(__name__)
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -79,8 +88,6 @@ class _Cast(nn.Module):
 
     def __init__(self, module: nn.Module, dtype: torch.dtype, fmt: torch.memory_format) -> None:
         super().__init__()
-        from tools.bench.common import device
-
         self.module = module.to(device=device(), dtype=dtype, memory_format=fmt)
         self.dtype, self.fmt = dtype, fmt
         self.num_in_ch = getattr(module, "num_in_ch", None)

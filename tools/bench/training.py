@@ -33,11 +33,11 @@ from typing import Any
 
 import torch
 
+from sr.device import cpu_has_native_bf16
 from tools.bench.common import (
     Context,
     Row,
     conv_flops,
-    cpu_native_bf16,
     device,
     median_time,
     peak_mb,
@@ -251,7 +251,7 @@ def run(ctx: Context) -> list[Row]:
             variants["channels_last"] = ours_model(spec, channels_last=True)
             variants["bf16 + channels_last"] = ours_model(spec, mixed_precision="bf16", channels_last=True)
         bf16 = variants.get("bf16 + channels_last")
-        if bf16 is not None and not ctx.gpu and not cpu_native_bf16():
+        if bf16 is not None and not ctx.gpu and not cpu_has_native_bf16():
             del variants["bf16 + channels_last"]  # emulated bf16: minutes a step; losses still checked
         if ctx.gpu and not ctx.quick:
             variants["fp16 + channels_last"] = ours_model(spec, mixed_precision="fp16", channels_last=True)
