@@ -5,7 +5,7 @@ Items are dicts ``{"lq": float32 (3, h, w), "gt": float32 (3, h * scale, w * sca
 
 An item is addressed by ``dataset[index]``, ``dataset[(index, seed)]`` or (multi-scale training,
 :class:`sr.data.sampler.MixedBatchSampler`) ``dataset[(0, index, seed, scale)]``; the random crop
-(``gt_size``) and the flips/transposes (``use_hflip``, ``use_rot``) are drawn from
+(``gt_size``, or ``lq_size * scale``) and the flips/transposes (``use_hflip``, ``use_rot``) are drawn from
 ``numpy.random.default_rng(seed)``, so an item depends only on its key: never on global RNG state or
 on the worker. A plain int means seed 0 and the dataset's scale (validation sets, with ``gt_size``
 null, draw nothing). Only :class:`HRImageDataset` takes other scales than the one it was built for
@@ -18,7 +18,8 @@ its Nyquist frequency (up to the bicubic kernel's leakage).
 
 - :class:`PairedImageDataset`: GT and LQ images; the LQ of GT stem ``S`` is ``filename_tmpl.format(S)``
   with any image extension (DIV2K: ``'{}x4'``). The LQ must be exactly GT size / scale. Training crops
-  ``gt_size`` from the GT and ``gt_size / scale`` from the LQ at the matching place.
+  ``gt_size`` from the GT and ``gt_size / scale`` from the LQ at the matching place (or, with
+  ``lq_size``, ``lq_size`` from the LQ and ``lq_size * scale`` from the GT).
 - :class:`HRImageDataset`: GT only; the LQ is MATLAB bicubic (``sr.ops.imresize``) at 1/scale of the GT,
   rounded to 8 bits as a saved file would be. Training crops the GT patch first (anywhere), augments it
   and downscales the patch (cheap; the LQ is exactly ``round8(imresize(gt_patch, 1/scale))``).
@@ -47,12 +48,15 @@ from sr.data.sources import DatasetError, ImageSource, gt_entries, lq_index, req
 from sr.data.transforms import (
     apply_augment,
     band_limit,
+    describe_patch,
     draw_augment,
+    gt_patch_size,
     mod_crop,
     random_crop_origin,
     round_to_8bit,
 )
 from sr.ops import imresize
+from sr.options.rules import patch_size_problem
 from sr.options.schema import DatasetOptions
 
 log = logging.getLogger(__name__)
@@ -142,13 +146,15 @@ class _SRDataset(Dataset):
         flags = draw_augment(rng, self.opt.use_hflip, self.opt.use_rot)
         return [apply_augment(x, flags) for x in xs]
 
-    def _check_fits(self, gt: torch.Tensor | np.ndarray, gt_ref: str) -> None:
-        size = self.opt.gt_size
-        assert size is not None
+    def _patch(self, scale: int) -> int | None:
+        """The GT patch side at ``scale`` (``gt_size``, or ``lq_size * scale``); None: whole images."""
+        return gt_patch_size(self.opt.gt_size, self.opt.lq_size, scale)
+
+    def _check_fits(self, gt: torch.Tensor | np.ndarray, gt_ref: str, size: int) -> None:
         if gt.shape[-2] < size or gt.shape[-1] < size:
             raise DatasetError(
                 f"{self.key}: {self.gt_source.describe(gt_ref)} is {gt.shape[-1]}x{gt.shape[-2]}, "
-                f"smaller than gt_size {size}"
+                f"smaller than {describe_patch(size, self.opt.lq_size)}"
             )
 
 
@@ -168,10 +174,11 @@ class PairedImageDataset(_SRDataset):
                 f"GT {self.gt_source.describe(gt_ref)} is {gt.shape[-1]}x{gt.shape[-2]}; "
                 f"the LQ must be exactly GT / {s}"
             )
-        if self.opt.gt_size is None:
+        size = self._patch(s)
+        if size is None:
             return to_rgb_float(lq, lq_bits), to_rgb_float(gt, gt_bits)
-        self._check_fits(gt, gt_ref)
-        lq_size = self.opt.gt_size // s
+        self._check_fits(gt, gt_ref, size)
+        lq_size = size // s
         top, left = random_crop_origin(rng, lq.shape[-2], lq.shape[-1], lq_size)
         lq = lq[:, top : top + lq_size, left : left + lq_size]
         gt = gt[:, top * s : (top + lq_size) * s, left * s : (left + lq_size) * s]
@@ -189,7 +196,7 @@ class HRImageDataset(_SRDataset):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lq_cache: dict[str, torch.Tensor] = {}
-        if self.opt.cache and self.opt.gt_size is None:
+        if self.opt.cache and self._patch(self.scale) is None:
             for _, gt_ref, _ in self.entries:
                 self._lq_cache[gt_ref] = self._downscale(
                     mod_crop(self._read(self.gt_source, gt_ref), self.scale)
@@ -201,13 +208,13 @@ class HRImageDataset(_SRDataset):
     def make_item(
         self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator, scale: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.opt.gt_size is None:
+        size = self._patch(scale)
+        if size is None:
             gt = mod_crop(self._read(self.gt_source, gt_ref), scale)
             lq = self._lq_cache.get(gt_ref) if scale == self.scale else None
             return (self._downscale(gt, scale) if lq is None else lq), gt
         arr, bits = self._decode(self.gt_source, gt_ref)
-        self._check_fits(arr, gt_ref)
-        size = self.opt.gt_size
+        self._check_fits(arr, gt_ref, size)
         top, left = random_crop_origin(rng, arr.shape[-2], arr.shape[-1], size)
         (gt,) = self._augment(rng, to_rgb_float(arr[:, top : top + size, left : left + size], bits))
         return self._downscale(gt, scale), gt
@@ -226,9 +233,9 @@ def build_dataset(
         raise DatasetError(f"{key}: scales must be >= 1, got scale {scale}, scales {scales}")
     if scale not in all_scales:
         raise DatasetError(f"{key}: scale {scale} is not one of scales {list(all_scales)}")
-    if opt.gt_size is not None and (opt.gt_size < 1 or any(opt.gt_size % s for s in all_scales)):
-        what = f"the scale {scale}" if len(all_scales) == 1 else f"every scale of {list(all_scales)}"
-        raise DatasetError(f"{key}.gt_size: {opt.gt_size} is not a positive multiple of {what}")
+    problem = patch_size_problem(opt.gt_size, opt.lq_size, all_scales)
+    if problem:
+        raise DatasetError(f"{key}.{problem}")
     if opt.gt_bandlimit is not None and not 0 < opt.gt_bandlimit <= 1:
         raise DatasetError(f"{key}.gt_bandlimit: {opt.gt_bandlimit} must be in (0, 1] (1 = no limit)")
     if opt.sources is not None:

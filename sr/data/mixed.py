@@ -9,17 +9,18 @@ images (``io_backend`` of the dataset), listed with the same rules and errors as
   computes it), rounded to 8 bits as a stored image would be (:func:`round_to_8bit`, whatever the
   file's bit depth) and kept in memory as uint8 (3, h, w) arrays: the downsampled source is cached,
   never recomputed per epoch. DataLoader workers forked afterwards share those pages copy-on-write.
-  An image smaller than the source's ``gt_size`` after downsampling is an error naming the file, the
-  resolution and both sizes.
+  An image smaller than the source's GT patch (at the largest scale) after downsampling is an error
+  naming the file, the resolution and both sizes.
 - ``resolution`` 1: the native images, read per item exactly as ``HRImageDataset`` reads them
   (decoded once and kept at their bit depth only with ``cache: true``).
 
 An item is ``dataset[(source, image_index, sample_seed, scale)]`` (from
 :class:`sr.data.sampler.MixedBatchSampler`); a plain index or ``(index, seed)`` counts through the
 sources in order at the dataset's ``scale``. Items are ``{"lq", "gt", "key": stem, "scale", "source"}``
-built as ``HRImageDataset`` builds them: a ``gt_size`` crop of the source's image (the source's own
-``gt_size``, else the dataset's) placed and augmented from ``default_rng(sample_seed)``, the LQ
-``round8(imresize(gt_crop, 1 / scale))``, then ``gt_bandlimit`` if set. ``gt_size`` null: the whole
+built as ``HRImageDataset`` builds them: a ``gt_size`` (or ``lq_size * scale``) crop of the source's
+image (the source's own ``gt_size``/``lq_size``, else the dataset's) placed and augmented from
+``default_rng(sample_seed)``, the LQ ``round8(imresize(gt_crop, 1 / scale))``, then ``gt_bandlimit``
+if set. ``gt_size`` null: the whole
 image cropped to a multiple of the scale.
 """
 
@@ -40,12 +41,15 @@ from sr.data.sources import DatasetError, ImageSource, gt_entries, require_dir
 from sr.data.transforms import (
     apply_augment,
     band_limit,
+    describe_patch,
     draw_augment,
+    gt_patch_size,
     mod_crop,
     random_crop_origin,
     round_to_8bit,
 )
 from sr.ops import imresize
+from sr.options.rules import patch_size_problem
 from sr.options.schema import DatasetOptions
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,7 @@ class Source:
     resolution: float
     share: float
     gt_size: int | None
+    lq_size: int | None
     reader: ImageSource
     entries: list[tuple[str, str]]
     images: list[np.ndarray | None] = field(default_factory=list)
@@ -105,12 +110,12 @@ class MixedSourceDataset(Dataset):
         src = self.sources[source]
         stem, ref = src.entries[index]
         gt = self._read(src, index)
-        size = src.gt_size
+        size = gt_patch_size(src.gt_size, src.lq_size, scale)
         if size is None:
             gt = mod_crop(gt, scale)
         else:
             if gt.shape[-2] < size or gt.shape[-1] < size:
-                raise DatasetError(_too_small(src, ref, gt.shape[-1], gt.shape[-2], None))
+                raise DatasetError(_too_small(src, ref, gt.shape[-1], gt.shape[-2], None, size))
             rng = np.random.default_rng(seed)
             top, left = random_crop_origin(rng, gt.shape[-2], gt.shape[-1], size)
             flags = draw_augment(rng, self.opt.use_hflip, self.opt.use_rot)
@@ -131,17 +136,19 @@ class MixedSourceDataset(Dataset):
             raise ImageReadError(f"{src.key}: {e}") from e
 
 
-def _too_small(src: Source, ref: str, w: int, h: int, native: tuple[int, int] | None) -> str:
+def _too_small(src: Source, ref: str, w: int, h: int, native: tuple[int, int] | None, size: int) -> str:
     was = f" ({native[0]}x{native[1]} before downsampling)" if native else ""
+    what = "gt_size" if src.lq_size is None else "lq_size"
     return (
         f"{src.key}: {src.reader.describe(ref)} is {w}x{h} at resolution {src.resolution:g}{was}, "
-        f"smaller than gt_size {src.gt_size}; lower gt_size or raise the resolution"
+        f"smaller than {describe_patch(size, src.lq_size)}; lower {what} or raise the resolution"
     )
 
 
-def _load(src: Source, opt: DatasetOptions) -> None:
+def _load(src: Source, opt: DatasetOptions, scales: tuple[int, ...]) -> None:
     """Fill ``src.images`` (downsampled or, with ``cache``, decoded natives), handling unreadable
-    files by ``on_corrupt``; checks the cached images against ``gt_size``."""
+    files by ``on_corrupt``; checks the cached images against the largest GT patch of ``scales``."""
+    size = max((gt_patch_size(src.gt_size, src.lq_size, s) or 0) for s in scales)
     kept: list[tuple[str, str]] = []
     skip = opt.on_corrupt == "skip"
     for stem, ref in src.entries:
@@ -152,14 +159,14 @@ def _load(src: Source, opt: DatasetOptions) -> None:
                 small = round_to_8bit(imresize(native, src.resolution))
                 image = small.mul(255.0).round().to(torch.uint8).numpy()
                 h, w = image.shape[-2:]
-                if src.gt_size is not None and min(h, w) < src.gt_size:
+                if min(h, w) < size:
                     nh, nw = native.shape[-2:]
-                    raise DatasetError(_too_small(src, ref, w, h, (nw, nh)))
+                    raise DatasetError(_too_small(src, ref, w, h, (nw, nh), size))
             elif opt.cache:
                 src.reader.fill_cache(ref)
                 h, w = src.reader.cache[ref][0].shape[-2:]
-                if src.gt_size is not None and min(h, w) < src.gt_size:
-                    raise DatasetError(_too_small(src, ref, w, h, None))
+                if min(h, w) < size:
+                    raise DatasetError(_too_small(src, ref, w, h, None, size))
             elif skip:
                 src.reader.check(ref)
         except ImageReadError as e:
@@ -191,11 +198,11 @@ def build_mixed_dataset(
             raise DatasetError(f"{here}.resolution: {so.resolution} must be in (0, 1] (1 = native)")
         if not so.share > 0:
             raise DatasetError(f"{here}.share: {so.share} must be > 0")
-        gt_size = so.gt_size if so.gt_size is not None else opt.gt_size
-        if gt_size is not None and (gt_size < 1 or any(gt_size % s for s in scales)):
-            raise DatasetError(
-                f"{here}.gt_size: {gt_size} is not a positive multiple of every scale of {list(scales)}"
-            )
+        own = so.gt_size is not None or so.lq_size is not None
+        gt_size, lq_size = (so.gt_size, so.lq_size) if own else (opt.gt_size, opt.lq_size)
+        problem = patch_size_problem(gt_size, lq_size, scales)
+        if problem:
+            raise DatasetError(f"{here}.{problem}")
         root = require_dir(so.dataroot_gt, f"{here}.dataroot_gt", what)
         reader = ImageSource(root, backend)
         src = Source(
@@ -204,15 +211,16 @@ def build_mixed_dataset(
             so.resolution,
             so.share,
             gt_size,
+            lq_size,
             reader,
             gt_entries(root, backend, so.meta_info_file, here),
         )
-        _load(src, opt)
+        _load(src, opt, scales)
         sources.append(src)
     total = sum(s.share for s in sources)
     for i, s in enumerate(sources):
         log.info(
-            "%s: source %d (%s): %d images at resolution %g%s, share %.3f, gt_size %s",
+            "%s: source %d (%s): %d images at resolution %g%s, share %.3f, %s",
             key,
             i,
             s.name,
@@ -220,6 +228,6 @@ def build_mixed_dataset(
             s.resolution,
             " (downsampled once, cached)" if s.resolution < 1 else "",
             s.share / total,
-            s.gt_size,
+            f"gt_size {s.gt_size}" if s.lq_size is None else f"lq_size {s.lq_size}",
         )
     return MixedSourceDataset(opt, scale, key, scales, sources)

@@ -14,6 +14,18 @@ import torch
 from sr.ops import imresize
 
 
+def gt_patch_size(gt_size: int | None, lq_size: int | None, scale: int) -> int | None:
+    """The GT patch side of a training item at ``scale``: ``gt_size``, or ``lq_size * scale`` (the same
+    LQ patch, hence the same network input, at every scale of a multi-scale run, as EDSR/MDSR train);
+    None when neither is set (whole images)."""
+    return lq_size * scale if lq_size is not None else gt_size
+
+
+def describe_patch(size: int, lq_size: int | None) -> str:
+    """``size`` (a GT patch side) as errors name it: by the option that set it."""
+    return f"gt_size {size}" if lq_size is None else f"the {size}x{size} GT patch of lq_size {lq_size}"
+
+
 def random_crop_origin(rng: np.random.Generator, height: int, width: int, size: int) -> tuple[int, int]:
     """Top-left corner ``(top, left)`` of a uniformly placed ``size x size`` window in ``height x width``
     (the caller checks that it fits)."""

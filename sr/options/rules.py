@@ -32,13 +32,9 @@ def check_rules(opt: Options, require_train: bool) -> None:
         raise ValueError("datasets.train: required for training (the training set)")
     for key, ds in opt.datasets.items():
         where = f"datasets.{key}"
-        if key == "train" and ds.gt_size is None:
-            raise ValueError(f"{where}.gt_size: required for the training set (the GT crop size)")
-        if ds.gt_size is not None and (ds.gt_size <= 0 or any(ds.gt_size % s for s in scales)):
-            raise ValueError(
-                f"{where}.gt_size: {ds.gt_size} must be a positive multiple of "
-                + (f"scale {opt.scale}" if len(scales) == 1 else f"every scale of {list(scales)}")
-            )
+        if key == "train" and ds.gt_size is None and ds.lq_size is None:
+            raise ValueError(f"{where}.gt_size: required for the training set (the GT crop size; or lq_size)")
+        _check_patch(where, ds.gt_size, ds.lq_size, scales)
         if ds.gt_bandlimit is not None and not 0 < ds.gt_bandlimit <= 1:
             raise ValueError(f"{where}.gt_bandlimit: {ds.gt_bandlimit} must be in (0, 1]")
         if ds.sources is not None:
@@ -123,8 +119,26 @@ def _check_sources(ds: DatasetOptions, where: str, scales: tuple[int, ...]) -> N
             raise ValueError(f"{here}.resolution: {src.resolution} must be in (0, 1] (1 = native)")
         if src.share <= 0:
             raise ValueError(f"{here}.share: {src.share} must be > 0")
-        if src.gt_size is not None and (src.gt_size <= 0 or any(src.gt_size % s for s in scales)):
-            raise ValueError(f"{here}.gt_size: {src.gt_size} must be a positive multiple of {list(scales)}")
+        _check_patch(here, src.gt_size, src.lq_size, scales)
+
+
+def _check_patch(where: str, gt_size: int | None, lq_size: int | None, scales: tuple[int, ...]) -> None:
+    problem = patch_size_problem(gt_size, lq_size, scales)
+    if problem:
+        raise ValueError(f"{where}.{problem}")
+
+
+def patch_size_problem(gt_size: int | None, lq_size: int | None, scales: tuple[int, ...]) -> str | None:
+    """What is wrong with a training patch size, as ``"key: message"`` (None: nothing): ``gt_size``
+    must be a positive multiple of every scale, ``lq_size`` positive, and not both given."""
+    if gt_size is not None and lq_size is not None:
+        return f"lq_size: give gt_size or lq_size, not both (gt_size {gt_size}, lq_size {lq_size})"
+    if gt_size is not None and (gt_size <= 0 or any(gt_size % s for s in scales)):
+        every = f"scale {scales[0]}" if len(scales) == 1 else f"every scale of {list(scales)}"
+        return f"gt_size: {gt_size} must be a positive multiple of {every}"
+    if lq_size is not None and lq_size <= 0:
+        return f"lq_size: {lq_size} must be positive"
+    return None
 
 
 def _check_scale_arg(opt: Options) -> None:

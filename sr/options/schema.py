@@ -48,7 +48,7 @@ class SourceOptions:
     """One source of a mixed-resolution training set (HR images only). ``resolution``: the GT is
     first downsampled by this factor with MATLAB bicubic (1 = native; cached once, not per epoch),
     then pairs are made as usual. ``share``: relative share of the training batches drawn from it.
-    ``gt_size``: this source's patch size (default: the dataset's)."""
+    ``gt_size`` / ``lq_size``: this source's patch size (default: the dataset's; at most one of them)."""
 
     name: str
     dataroot_gt: str
@@ -56,14 +56,16 @@ class SourceOptions:
     resolution: float = 1.0
     share: float = 1.0
     gt_size: int | None = None
+    lq_size: int | None = None
 
 
 @dataclass(frozen=True)
 class DatasetOptions:
     """One dataset. ``PairedImageDataset``: GT and LQ folders (or LMDBs), LQ file name from
     ``filename_tmpl`` applied to the GT stem (DIV2K: ``'{}x4'``). ``HRImageDataset``: GT only, the
-    LQ made on the fly by MATLAB bicubic at 1/scale (cached when ``cache``). ``gt_size`` null: whole
-    images (validation)."""
+    LQ made on the fly by MATLAB bicubic at 1/scale (cached when ``cache``). Training patches: ``gt_size``
+    (the GT side; the LQ side is ``gt_size / scale``) or ``lq_size`` (the LQ side at every scale; the GT
+    side is ``lq_size * scale``), one of them; both null: whole images (validation)."""
 
     name: str
     type: Literal["PairedImageDataset", "HRImageDataset"] = "PairedImageDataset"
@@ -73,6 +75,7 @@ class DatasetOptions:
     filename_tmpl: str = "{}"
     io_backend: IOBackend = field(default_factory=IOBackend)
     gt_size: int | None = None
+    lq_size: int | None = None
     use_hflip: bool = True
     use_rot: bool = True
     use_shuffle: bool = True

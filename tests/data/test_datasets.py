@@ -49,9 +49,10 @@ def test_paired_whole_images_and_keys(tmp_path: Path) -> None:
     assert item["gt"].dtype == item["lq"].dtype == torch.float32
 
 
+@pytest.mark.parametrize("patch", [{"gt_size": 24}, {"lq_size": 6}])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_paired_crop_is_aligned(tmp_path: Path, seed: int) -> None:
-    ds = build_dataset(paired_opt(make_div2k(tmp_path), gt_size=24), 4, key="datasets.train")
+def test_paired_crop_is_aligned(tmp_path: Path, seed: int, patch: dict) -> None:
+    ds = build_dataset(paired_opt(make_div2k(tmp_path), **patch), 4, key="datasets.train")
     item = ds[(0, seed)]
     gt, lq = item["gt"], item["lq"]
     assert gt.shape == (3, 24, 24) and lq.shape == (3, 6, 6)
@@ -162,7 +163,7 @@ def test_gt_smaller_than_gt_size(tmp_path: Path) -> None:
     ds[(0, 0)]  # 48x64 fits
     with pytest.raises(DatasetError, match=r"0002\.png is 40x40, smaller than gt_size 44"):
         ds[(1, 0)]
-    with pytest.raises(DatasetError, match=r"k\.gt_size: 42 is not a positive multiple of the scale 4"):
+    with pytest.raises(DatasetError, match=r"k\.gt_size: 42 must be a positive multiple of scale 4"):
         build_dataset(paired_opt(tmp_path, gt_size=42), 4, key="k")
 
 

@@ -162,6 +162,44 @@ def test_items_follow_scale_and_per_source_gt_size(tmp_path: Path, scale: int) -
             assert torch.equal(item["lq"], round_to_8bit(imresize(item["gt"], 1 / scale)))
 
 
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_lq_size_gives_the_same_lq_patch_at_every_scale(tmp_path: Path, scale: int) -> None:
+    """``lq_size`` 6: a 6x6 LQ and a (6 * scale)^2 GT at every scale, mixed and plain HRImageDataset."""
+    ds = build_dataset(mixed_opt(tmp_path, gt_size=None, lq_size=6), 4, key="k", scales=[2, 3, 4])
+    plain = DatasetOptions(name="p", type="HRImageDataset", dataroot_gt=str(tmp_path / "high"), lq_size=6)
+    hr = build_dataset(plain, 4, key="p", scales=[2, 3, 4])
+    assert isinstance(ds, MixedSourceDataset) and isinstance(hr, HRImageDataset)
+    items = [
+        ds[(source, seed % ds.source_sizes[source], seed, scale)] for source in (0, 1) for seed in range(3)
+    ]
+    items += [hr[(0, seed, seed, scale)] for seed in range(3)]
+    for item in items:
+        assert item["gt"].shape == (3, 6 * scale, 6 * scale) and item["lq"].shape == (3, 6, 6)
+        assert item["scale"] == scale
+        assert torch.equal(item["lq"], round_to_8bit(imresize(item["gt"], 1 / scale)))
+
+
+def test_lq_size_errors_name_the_key_and_the_patch(tmp_path: Path) -> None:
+    opt = mixed_opt(tmp_path, gt_size=None, lq_size=7)  # x4 GT patch 28 > the 25x24 cached "low" images
+    with pytest.raises(
+        DatasetError, match=r"k\.sources\.0: .*smaller than the 28x28 GT patch of lq_size 7; lower lq_size"
+    ):
+        build_dataset(opt, 4, key="k", scales=[2, 3, 4])
+    with pytest.raises(
+        DatasetError, match=r"k\.lq_size: give gt_size or lq_size, not both \(gt_size 12, lq_size 3\)"
+    ):
+        build_dataset(mixed_opt(tmp_path, lq_size=3), 4, key="k")
+    bad = [replace(mixed_opt(tmp_path).sources[0], lq_size=0)]  # type: ignore[index]
+    with pytest.raises(DatasetError, match=r"k\.sources\.0\.lq_size: 0 must be positive"):
+        build_dataset(mixed_opt(tmp_path, sources=bad), 4, key="k")
+    plain = DatasetOptions(name="p", type="HRImageDataset", dataroot_gt=str(tmp_path / "high"), lq_size=11)
+    hr = build_dataset(plain, 4, key="p")
+    with pytest.raises(
+        DatasetError, match=r"p: .*00\.png is 44x40, smaller than the 44x44 GT patch of lq_size 11"
+    ):
+        hr[0]
+
+
 def test_native_source_items_equal_hr_dataset_items(tmp_path: Path) -> None:
     """A resolution-1 source gives exactly HRImageDataset's crops and augmentations."""
     opt = mixed_opt(tmp_path, gt_size=12)
@@ -230,7 +268,7 @@ def test_errors_name_the_source_key_file_resolution_and_size(tmp_path: Path) -> 
     odd = [opt.sources[0], SourceOptions(name="o", dataroot_gt=str(tmp_path / "high"), gt_size=12)]  # type: ignore[index]
     with pytest.raises(
         DatasetError,
-        match=r"d\.sources\.1\.gt_size: 12 is not a positive multiple of every scale of \[4, 8\]",
+        match=r"d\.sources\.1\.gt_size: 12 must be a positive multiple of every scale of \[4, 8\]",
     ):
         build_dataset(replace(opt, sources=odd, gt_size=16), 4, key="d", scales=[4, 8])
     paired = DatasetOptions(name="p", dataroot_gt=str(tmp_path / "high"), dataroot_lq=str(tmp_path / "high"))

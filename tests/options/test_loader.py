@@ -260,6 +260,11 @@ def test_basicsr_keys_name_their_replacement(changes, message):
             "datasets.train.gt_size: 30 must be a positive multiple of scale 4",
         ),
         ({"datasets__val__gt_size": 6}, "datasets.val.gt_size: 6 must be a positive multiple of scale 4"),
+        ({"datasets__train__lq_size": 6}, "datasets.train.lq_size: give gt_size or lq_size, not both"),
+        (
+            {"datasets__train__gt_size": None, "datasets__train__lq_size": 0},
+            "datasets.train.lq_size: 0 must be positive",
+        ),
         ({"datasets__val__dataroot_lq": ...}, "datasets.val.dataroot_lq: required for PairedImageDataset"),
         ({"datasets__train__dataroot_lq": "x"}, "datasets.train.dataroot_lq: HRImageDataset makes the LQ"),
         ({"datasets__train__dataroot_gt": ...}, "datasets.train.dataroot_gt: required for HRImageDataset"),
