@@ -27,7 +27,8 @@ def test_recipe_trains_two_iterations(recipe: Path, tmp_path: Path):
     import yaml
 
     raw = yaml.safe_load(recipe.read_text())
-    gt_size = raw["datasets"]["train"]["gt_size"]
+    train = raw["datasets"]["train"]
+    gt_size = train.get("gt_size") or train["lq_size"] * max(raw.get("scales") or [raw["scale"]])
     train_dir = make_images(tmp_path / "train", n=3, size=2 * gt_size + 12)
     val_dir = make_images(tmp_path / "val", n=1, size=36, seed=1)
     sets = [
