@@ -345,6 +345,59 @@ def test_bad_files_raise_read_error_naming_the_file(tmp_path, name, content):
         read_image(tmp_path / name)
 
 
+def _png_with_idat(png: bytes, edit) -> bytes:
+    """``png`` (one IDAT chunk, as Pillow writes small images) with its IDAT payload replaced by
+    ``edit(payload)`` and a correct CRC, or, with ``edit`` None, one payload byte flipped (CRC wrong)."""
+    start = png.index(b"IDAT") - 4
+    n = struct.unpack(">I", png[start : start + 4])[0]
+    payload = png[start + 8 : start + 8 + n]
+    if edit is None:
+        flipped = bytearray(png)
+        flipped[start + 8 + n // 2] ^= 0xFF
+        return bytes(flipped)
+    return png[:start] + _png_chunk(b"IDAT", edit(payload)) + png[start + 12 + n :]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        None,  # CRC mismatch
+        lambda d: d[: len(d) // 2] + bytes([d[len(d) // 2] ^ 0xFF]) + d[len(d) // 2 + 1 :],  # bad zlib data
+        lambda d: zlib.compress(zlib.decompress(d)[: 64 * 193 // 2]),  # half the rows (Pillow accepts this)
+    ],
+    ids=["crc", "zlib", "short"],
+)
+def test_corrupt_png_pixel_data_raises_read_error(tmp_path, edit):
+    """Broken IDAT data behind an intact IEND: read_image rejects it, naming the file, also where
+    Pillow alone would hand back a half-decoded image (short data)."""
+    path = tmp_path / "broken.png"
+    path.write_bytes(_png_with_idat(_encoded("PNG"), edit))
+    with pytest.raises(ImageReadError, match=r"broken\.png"):
+        read_image(path)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("writer", ["pillow-fast", "pillow-optimize", "opencv"])
+def test_plain_png_decodes_to_pillow_values(tmp_path, writer, channels):
+    """8-bit gray/RGB PNGs without transparency or EXIF (decoded by OpenCV) give exactly Pillow's values,
+    whatever the encoder's filters and compression."""
+    arr = np.clip(_smooth_rgb(90, 130).astype(np.int16) + _rng().integers(-20, 21, (90, 130, 3)), 0, 255)
+    arr = arr.astype(np.uint8) if channels == 3 else arr.astype(np.uint8)[..., 1]
+    path = tmp_path / "plain.png"
+    if writer == "opencv":
+        cv2.imwrite(str(path), arr[..., ::-1] if channels == 3 else arr)
+    else:
+        PILImage.fromarray(arr).save(
+            path, compress_level=1 if writer == "pillow-fast" else 9, optimize=writer != "pillow-fast"
+        )
+    with PILImage.open(path) as im:
+        expected = np.asarray(im)
+    pixels, bits = read_pixels(path)
+    assert bits == 8 and pixels.shape == (channels, 90, 130)
+    np.testing.assert_array_equal(pixels[0] if channels == 1 else pixels.transpose(1, 2, 0), expected)
+    assert torch.equal(read_image(path).data, _tensor(expected))
+
+
 def test_missing_file_and_directory_raise_read_error(tmp_path):
     with pytest.raises(ImageReadError, match=r"missing\.png"):
         read_image(tmp_path / "missing.png")
