@@ -1,8 +1,9 @@
 """Package a trained checkpoint as sr's bundled default model.
 
-    python tools/package_default_model.py experiments/default_x234/models/net_g_latest.pth
+    python tools/package_default_model.py experiments/default_stage2_x234/models/net_g_latest.pth
 
-Reads the checkpoint ``sr-train -opt options/default_x234.yml`` wrote (``params_ema`` when present,
+Reads the checkpoint the default model's recipes wrote (``sr-train -opt options/default_x234.yml``, then
+``options/default_stage2_x234.yml`` from its result) (``params_ema`` when present,
 else ``params``), checks that it is a multi-scale generator with the default's scales, and writes it as
 ``sr/inference/weights/default_x234.safetensors`` (``--out``): safetensors (no pickle), the
 architecture in the metadata, written atomically. Before reporting success it reloads the written file
