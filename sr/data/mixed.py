@@ -20,8 +20,7 @@ sources in order at the dataset's ``scale``. Items are ``{"lq", "gt", "key": ste
 built as ``HRImageDataset`` builds them: a ``gt_size`` (or ``lq_size * scale``) crop of the source's
 image (the source's own ``gt_size``/``lq_size``, else the dataset's) placed and augmented from
 ``default_rng(sample_seed)``, the LQ ``round8(imresize(gt_crop, 1 / scale))``, then ``gt_bandlimit``
-if set. ``gt_size`` null: the whole
-image cropped to a multiple of the scale.
+if set. Both null: the whole image cropped to a multiple of the scale.
 """
 
 from __future__ import annotations
