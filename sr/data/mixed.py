@@ -36,7 +36,7 @@ from torch.utils.data import Dataset
 
 from sr.data.imageio import ImageReadError
 from sr.data.sampler import parse_key
-from sr.data.sources import DatasetError, ImageSource, gt_entries, require_dir
+from sr.data.sources import DatasetError, ImageSource, gt_entries, require_dir, to_rgb_float
 from sr.data.transforms import (
     apply_augment,
     band_limit,
@@ -108,29 +108,31 @@ class MixedSourceDataset(Dataset):
             raise DatasetError(f"{self.key}: scale {scale} requested; this dataset makes {list(self.scales)}")
         src = self.sources[source]
         stem, ref = src.entries[index]
-        gt = self._read(src, index)
+        arr, bits = self._pixels(src, index)
         size = gt_patch_size(src.gt_size, src.lq_size, scale)
         if size is None:
-            gt = mod_crop(gt, scale)
+            gt = mod_crop(to_rgb_float(arr, bits), scale)
         else:
-            if gt.shape[-2] < size or gt.shape[-1] < size:
-                raise DatasetError(_too_small(src, ref, gt.shape[-1], gt.shape[-2], None, size))
+            if arr.shape[-2] < size or arr.shape[-1] < size:
+                raise DatasetError(_too_small(src, ref, arr.shape[-1], arr.shape[-2], None, size))
             rng = np.random.default_rng(seed)
-            top, left = random_crop_origin(rng, gt.shape[-2], gt.shape[-1], size)
+            top, left = random_crop_origin(rng, arr.shape[-2], arr.shape[-1], size)
             flags = draw_augment(rng, self.opt.use_hflip, self.opt.use_rot)
-            gt = apply_augment(gt[:, top : top + size, left : left + size], flags)
+            # only the crop becomes float, not the whole (cached or decoded) image
+            gt = apply_augment(to_rgb_float(arr[:, top : top + size, left : left + size], bits), flags)
         lq = round_to_8bit(imresize(gt, 1 / scale))
         if self.opt.gt_bandlimit is not None:
             gt = band_limit(gt, self.opt.gt_bandlimit)
         return {"lq": lq, "gt": gt, "key": stem, "scale": scale, "source": source}
 
-    def _read(self, src: Source, index: int) -> torch.Tensor:
+    def _pixels(self, src: Source, index: int) -> tuple[np.ndarray, int]:
+        """The image's stored values (C, H, W) and bit depth: the cached 8-bit downsample, or the file's."""
         cached = src.images[index]
         if cached is not None:
-            return torch.from_numpy(cached).float().div(255.0)
+            return cached, 8
         ref = src.entries[index][1]
         try:
-            return src.reader.read(ref)
+            return src.reader.decode(ref)
         except ImageReadError as e:
             raise ImageReadError(f"{src.key}: {e}") from e
 
