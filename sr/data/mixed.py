@@ -73,7 +73,8 @@ class Source:
 
 class MixedSourceDataset(Dataset):
     """Several HR sources at their own resolutions (module docstring). ``source_sizes``, ``shares``,
-    ``resolutions`` and ``gt_sizes`` list the sources' properties in order."""
+    ``resolutions``, ``gt_sizes`` and ``lq_sizes`` list the sources' properties in order (a source's patch
+    is set by one of ``gt_size`` and ``lq_size``, the other is None; both None: whole images)."""
 
     def __init__(
         self, opt: DatasetOptions, scale: int, key: str, scales: tuple[int, ...], sources: list[Source]
@@ -84,6 +85,7 @@ class MixedSourceDataset(Dataset):
         self.shares = [s.share for s in sources]
         self.resolutions = [s.resolution for s in sources]
         self.gt_sizes = [s.gt_size for s in sources]
+        self.lq_sizes = [s.lq_size for s in sources]
         self.skipped = [p for s in sources for p in s.skipped]
 
     def __len__(self) -> int:
@@ -229,6 +231,13 @@ def build_mixed_dataset(
             s.resolution,
             " (downsampled once, cached)" if s.resolution < 1 else "",
             s.share / total,
-            f"gt_size {s.gt_size}" if s.lq_size is None else f"lq_size {s.lq_size}",
+            _describe_size(s),
         )
     return MixedSourceDataset(opt, scale, key, scales, sources)
+
+
+def _describe_size(src: Source) -> str:
+    """The source's patch for the start-up log: by the option that sets it, or whole images."""
+    if src.lq_size is not None:
+        return f"lq_size {src.lq_size}"
+    return "whole images" if src.gt_size is None else f"gt_size {src.gt_size}"

@@ -169,6 +169,7 @@ def test_lq_size_gives_the_same_lq_patch_at_every_scale(tmp_path: Path, scale: i
     plain = DatasetOptions(name="p", type="HRImageDataset", dataroot_gt=str(tmp_path / "high"), lq_size=6)
     hr = build_dataset(plain, 4, key="p", scales=[2, 3, 4])
     assert isinstance(ds, MixedSourceDataset) and isinstance(hr, HRImageDataset)
+    assert ds.lq_sizes == [6, 6] and ds.gt_sizes == [None, None]
     items = [
         ds[(source, seed % ds.source_sizes[source], seed, scale)] for source in (0, 1) for seed in range(3)
     ]
