@@ -22,6 +22,7 @@ import torch.distributed as dist
 
 from sr.archs import ScaleView, scales_of
 from sr.atomic import atomic_write_bytes
+from sr.checkpoints import CheckpointError
 from sr.data import build_dataset, build_train_loader, build_val_loader, iterate_forever
 from sr.engine.dist import DistContext
 from sr.engine.logger import Progress, TensorBoard, add_file_handler
@@ -107,6 +108,13 @@ class Trainer:
     def auto_resume_path(cls, opt: Options) -> Path | None:
         return latest_state(Path(opt.path.experiments_root) / opt.name / "training_states")
 
+    def _require_pretrained(self) -> None:
+        """Fail before anything is built or written when a ``path.pretrain_network_*`` file is missing."""
+        for key in ("pretrain_network_g", "pretrain_network_d"):
+            value = getattr(self.opt.path, key)
+            if value and not Path(value).is_file():
+                raise CheckpointError(f"path.{key}: {value}: no such file")
+
     def _prepare_run_dir(self) -> None:
         if self.resume_path is None and latest_state(self.states_dir) is not None:
             raise RunFolderExistsError(
@@ -139,6 +147,7 @@ class Trainer:
     def fit(self) -> Path:
         """Train to ``train.total_iter`` (or until a signal); return the run folder."""
         opt, ctx = self.opt, self.ctx
+        self._require_pretrained()
         self._prepare_run_dir()
         handler = add_file_handler(self.run_dir) if ctx.is_main else None
         tb = TensorBoard(self.run_dir / "tb_logger" if ctx.is_main and opt.logger.use_tb_logger else None)

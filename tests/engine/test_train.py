@@ -110,6 +110,14 @@ def test_option_errors_name_the_key(tiny_yml: Path, tmp_path: Path, capsys):
     assert "datasets.train.dataroot_gt" in err and "nowhere" in err
 
 
+def test_missing_pretrained_weights_fail_before_anything_is_written(tiny_yml: Path, tmp_path: Path, capsys):
+    """A missing ``path.pretrain_network_g`` is named at once; no run folder is made."""
+    nowhere = tmp_path / "nope" / "net_g_7500.pth"
+    assert run(tiny_yml, "--set", f"path.pretrain_network_g={nowhere}") == 2
+    assert f"path.pretrain_network_g: {nowhere}: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "experiments" / "tiny").exists()
+
+
 def test_corrupt_training_image_is_named(tmp_path: Path, capsys):
     opt = tiny_options(tmp_path)
     bad = Path(opt["datasets"]["train"]["dataroot_gt"]) / "img_002.png"
