@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sr.checkpoints.detect import ArchSpec, detect_arch
 from sr.checkpoints.errors import CheckpointError
-from sr.checkpoints.io import WRAPPER_KEYS, read_state_dict, save_checkpoint
+from sr.checkpoints.io import WRAPPER_KEYS, check_checkpoint_file, read_state_dict, save_checkpoint
 from sr.checkpoints.legacy import convert_legacy, legacy_layout, strip_module_prefix
 from sr.checkpoints.load import load_model, load_weights
 
@@ -18,6 +18,7 @@ __all__ = [
     "WRAPPER_KEYS",
     "ArchSpec",
     "CheckpointError",
+    "check_checkpoint_file",
     "convert_legacy",
     "detect_arch",
     "legacy_layout",

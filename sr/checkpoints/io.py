@@ -39,6 +39,19 @@ _HEAD_KEY = re.compile(r"heads\.x(\d+)\.")  # a multi-scale generator's head for
 ARCH_META, KEY_META = "sr_arch", "sr_key"  # safetensors metadata written by save_checkpoint
 
 
+def check_checkpoint_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path if it could be a checkpoint: ``CheckpointError`` naming it if it is missing, a
+    directory or empty (the checks ``read_state_dict`` starts with, without reading the file)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file")
+    return path
+
+
 def read_state_dict(
     path: str | os.PathLike[str], key: str | None = None
 ) -> tuple[dict[str, torch.Tensor], dict]:
@@ -54,13 +67,7 @@ def read_state_dict(
     problem raises ``CheckpointError`` naming the file: missing, a directory, empty, corrupt, refused
     as unsafe, no tensors, ``key`` absent (the keys present are listed), ambiguous wrappers.
     """
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such file")
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: empty file")
+    path = check_checkpoint_file(path)
     if path.suffix.lower() == SAFETENSORS_SUFFIX or _looks_like_safetensors(path):
         state, meta = _read_safetensors(path, key)
     else:

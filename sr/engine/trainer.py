@@ -22,7 +22,7 @@ import torch.distributed as dist
 
 from sr.archs import ScaleView, scales_of
 from sr.atomic import atomic_write_bytes
-from sr.checkpoints import CheckpointError
+from sr.checkpoints import CheckpointError, check_checkpoint_file
 from sr.data import build_dataset, build_train_loader, build_val_loader, iterate_forever
 from sr.engine.dist import DistContext
 from sr.engine.logger import Progress, TensorBoard, add_file_handler
@@ -109,11 +109,15 @@ class Trainer:
         return latest_state(Path(opt.path.experiments_root) / opt.name / "training_states")
 
     def _require_pretrained(self) -> None:
-        """Fail before anything is built or written when a ``path.pretrain_network_*`` file is missing."""
+        """Fail before anything is built or written when a ``path.pretrain_network_*`` file is missing,
+        a directory or empty (the checkpoint loader's own checks, run early)."""
         for key in ("pretrain_network_g", "pretrain_network_d"):
             value = getattr(self.opt.path, key)
-            if value and not Path(value).is_file():
-                raise CheckpointError(f"path.{key}: {value}: no such file")
+            if value:
+                try:
+                    check_checkpoint_file(value)
+                except CheckpointError as e:
+                    raise CheckpointError(f"path.{key}: {e}") from e
 
     def _prepare_run_dir(self) -> None:
         if self.resume_path is None and latest_state(self.states_dir) is not None:
