@@ -148,8 +148,9 @@ def parse_assignment(item: str, flag: str) -> tuple[str, Any]:
 
 def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """A deep copy of ``data`` with each ``dotted.key=value`` override set (values as
-    :func:`parse_value`). Missing intermediate sections (or null ones) are created; a path through
-    a non-mapping value or a malformed item is a ``ValueError`` naming the item. Whether the key
+    :func:`parse_value`). Missing intermediate sections (or null ones) are created; a list is indexed
+    by a number (``sources.1.share``); a path through a scalar, an index out of range or a malformed
+    item is a ``ValueError`` naming the item. Whether the key
     is allowed is left to validation, so overrides pass the same checks as the file."""
     out = copy.deepcopy(dict(data))
     for item in overrides:
@@ -157,16 +158,26 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
         parts = dotted.split(".")
         if any(not p.strip() for p in parts):
             raise ValueError(f"--set {item!r}: empty key in {dotted!r}")
-        node: dict[str, Any] = out
-        for i, part in enumerate(parts[:-1]):
-            child = node.get(part)
+        node: dict[str, Any] | list[Any] = out
+        for i, part in enumerate(parts):
+            where = ".".join(parts[: i + 1])
+            slot: Any = part
+            if isinstance(node, list):  # a list of sections (datasets.train.sources.0.share=0.5)
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ValueError(
+                        f"--set {item!r}: {where}: {'.'.join(parts[:i])} is a list of {len(node)}; "
+                        f"index it with 0 to {len(node) - 1}"
+                    )
+                slot = int(part)
+            if i == len(parts) - 1:
+                node[slot] = value
+                break
+            child = node[slot] if isinstance(node, list) else node.get(part)
             if child is None:
-                child = node[part] = {}
-            elif not isinstance(child, dict):
-                where = ".".join(parts[: i + 1])
+                child = node[slot] = {}
+            elif not isinstance(child, (dict, list)):
                 raise ValueError(f"--set {item!r}: {where} is {child!r}, not a section with keys")
             node = child
-        node[parts[-1]] = value
     return out
 
 

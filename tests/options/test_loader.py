@@ -335,6 +335,18 @@ def test_overrides_set_nested_keys_and_create_sections():
     assert BASE["train"]["optim_g"]["lr"] == 1e-4 and "val" not in BASE  # input untouched
 
 
+def test_overrides_index_lists_of_sections():
+    """Mixed-source recipes keep their sources in a list: ``sources.N.key`` reaches into one."""
+    base = {"datasets": {"train": {"sources": [{"name": "a", "share": 0.5}, {"name": "b"}]}}}
+    sets = ["datasets.train.sources.1.dataroot_gt=/tmp/x", "datasets.train.sources.0=null"]
+    data = apply_overrides(base, sets)
+    assert data["datasets"]["train"]["sources"] == [None, {"name": "b", "dataroot_gt": "/tmp/x"}]
+    assert base["datasets"]["train"]["sources"][0] == {"name": "a", "share": 0.5}  # input untouched
+    for bad in ("datasets.train.sources.2.share=1", "datasets.train.sources.x.share=1"):
+        with pytest.raises(ValueError, match=r"train\.sources is a list of 2; index it with 0 to 1"):
+            apply_overrides(base, [bad])
+
+
 @pytest.mark.parametrize(
     ("item", "message"),
     [
