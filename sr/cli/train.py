@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sr.checkpoints import CheckpointError
 from sr.checkpoints.pretrained import MissingWeightsError
-from sr.cli.common import fail
+from sr.cli.common import error_text, fail
 from sr.data.imageio import ImageReadError
 from sr.engine.dist import DistContext
 from sr.engine.logger import FORMAT
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         FileNotFoundError,
         ValueError,
     ) as exc:
-        fail(PROG, str(exc))
+        fail(PROG, error_text(exc))
     finally:
         ctx.close()
         logging.getLogger().removeHandler(console)

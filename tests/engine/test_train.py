@@ -126,6 +126,18 @@ def test_corrupt_training_image_is_named(tmp_path: Path, capsys):
     assert "img_002.png" in capsys.readouterr().err
 
 
+def test_image_unreadable_in_a_worker_is_named_in_one_line(tmp_path: Path, capsys):
+    """A PNG whose header is intact but whose end is cut off passes the start-up check and fails when a
+    DataLoader worker decodes it: the error is the worker's message, not PyTorch's wrapper."""
+    opt = tiny_options(tmp_path)
+    opt["datasets"]["train"]["num_worker_per_gpu"] = 1
+    bad = Path(opt["datasets"]["train"]["dataroot_gt"]) / "img_002.png"
+    bad.write_bytes(bad.read_bytes()[:-20])
+    assert run(write_options(tmp_path / "bad.yml", opt)) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("sr-train: error: ") and "img_002.png" in line and "DataLoader" not in line
+
+
 def test_validation_sets_and_best_model(tmp_path: Path):
     opt = tiny_options(tmp_path)
     opt["datasets"]["val_2"] = {
