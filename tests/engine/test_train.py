@@ -127,8 +127,8 @@ def test_corrupt_training_image_is_named(tmp_path: Path, capsys):
 
 
 def test_image_unreadable_in_a_worker_is_named_in_one_line(tmp_path: Path, capsys):
-    """A PNG whose header is intact but whose end is cut off passes the start-up check and fails when a
-    DataLoader worker decodes it: the error is the worker's message, not PyTorch's wrapper."""
+    """A PNG whose end is cut off is not decoded at start-up (no cache, no on_corrupt: skip) and fails
+    when a DataLoader worker decodes it: the error is the worker's message, not PyTorch's wrapper."""
     opt = tiny_options(tmp_path)
     opt["datasets"]["train"]["num_worker_per_gpu"] = 1
     bad = Path(opt["datasets"]["train"]["dataroot_gt"]) / "img_002.png"
