@@ -51,10 +51,11 @@ def test_recipe_trains_two_iterations(recipe: Path, tmp_path: Path):
         sets.append(f"datasets.train.sources={sources}")
     else:
         sets.append(f"datasets.train.dataroot_gt={train_dir}")
-    if raw["datasets"]["val"].get("sources"):
-        sets.append(f"datasets.val.sources={[{'name': 'val', 'dataroot_gt': str(val_dir)}]}")
-    else:
-        sets += ["datasets.val.meta_info_file=null", f"datasets.val.dataroot_gt={val_dir}"]
+    for name in (k for k in raw["datasets"] if k != "train"):  # every validation set
+        if raw["datasets"][name].get("sources"):
+            sets.append(f"datasets.{name}.sources={[{'name': 'val', 'dataroot_gt': str(val_dir)}]}")
+        else:
+            sets += [f"datasets.{name}.meta_info_file=null", f"datasets.{name}.dataroot_gt={val_dir}"]
     if raw.get("network_d"):
         sets.append("network_d.num_feat=8")
     if raw["train"].get("perceptual_opt"):
