@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         paths = build_synthetic(args.out_dir, args.count, args.size, args.seed)
-    except ValueError as e:
+    except (ValueError, RuntimeError) as e:  # bad arguments; a Pillow without FreeType
         parser.error(str(e))
     for path in paths:
         print(path)
