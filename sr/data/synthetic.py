@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--size", type=int, default=384, help="side in pixels, a multiple of 12 (default 384)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="another seed gives a disjoint set (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="another seed gives a different set (default 0)")
     args = parser.parse_args(argv)
     try:
         paths = build_synthetic(args.out_dir, args.count, args.size, args.seed)
