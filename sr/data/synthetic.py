@@ -113,9 +113,8 @@ def _draw_shape(img: Image.Image, rng: np.random.Generator, palette: np.ndarray)
         else:
             draw.polygon(_polygon(rng, cx, cy, r), outline=fill, width=width)
     elif kind == "stroke":
-        points = [(cx, cy)] + [
-            (float(x), float(y)) for x, y in rng.uniform(cx - r, cx + r, (int(rng.integers(1, 5)), 2))
-        ]
+        ends = rng.uniform(-r, r, (int(rng.integers(1, 5)), 2)) + np.array([cx, cy])  # around the centre
+        points = [(cx, cy)] + [(float(x), float(y)) for x, y in ends]
         draw.line(points, fill=fill, width=width, joint="curve")
     elif kind == "stripes":
         mask = Image.new("L", img.size, 0)
