@@ -32,6 +32,7 @@ SUPERSAMPLE = 2
 KINDS = ("ellipse", "rectangle", "polygon", "outline", "stroke", "stripes", "text")
 # text and stripes most often: what the photographs lack most
 KIND_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.5, 2.5])
+KIND_P = KIND_WEIGHTS / KIND_WEIGHTS.sum()
 CHARS = string.ascii_letters + string.digits + ".,:;!?()-+=/%&"
 
 
@@ -59,7 +60,8 @@ def _background(rng: np.random.Generator, palette: np.ndarray, side: int) -> Ima
 
 
 def _box(rng: np.random.Generator, side: int) -> tuple[float, float, float]:
-    """Centre and radius: radius log-uniform from 2 px to a third of the image (at the drawing size)."""
+    """Centre and radius at the drawing size: radius log-uniform from 2 px of the final image to a third
+    of the image."""
     r = float(np.exp(rng.uniform(np.log(2 * SUPERSAMPLE), np.log(side / 3))))
     return float(rng.uniform(-r, side + r)), float(rng.uniform(-r, side + r)), r
 
@@ -95,7 +97,7 @@ def _text(rng: np.random.Generator) -> str:
 def _draw_shape(img: Image.Image, rng: np.random.Generator, palette: np.ndarray) -> None:
     side = img.width
     draw = ImageDraw.Draw(img)
-    kind = KINDS[rng.choice(len(KINDS), p=KIND_WEIGHTS / KIND_WEIGHTS.sum())]
+    kind = KINDS[rng.choice(len(KINDS), p=KIND_P)]
     cx, cy, r = _box(rng, side)
     fill = _colour(rng, palette)
     width = int(rng.integers(1, 5)) * SUPERSAMPLE
