@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont, features
 
-from sr.data.imageio import write_image
+from sr.data.imageio import ImageWriteError, write_image
 
 SUPERSAMPLE = 2
 KINDS = ("ellipse", "rectangle", "polygon", "outline", "stroke", "stripes", "text")
@@ -129,8 +129,23 @@ def _draw_shape(img: Image.Image, rng: np.random.Generator, palette: np.ndarray)
             draw.text((cx - r, cy + line * size * 1.2), _text(rng), fill=fill, font=font)
 
 
+def _check(size: int, seed: int, count: int = 1) -> None:
+    """A ``ValueError`` naming the first bad argument."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    if size < 12 or size % 12:
+        raise ValueError(
+            f"size must be a positive multiple of 12 (so scales 2, 3 and 4 divide it), got {size}"
+        )
+    if seed < 0:
+        raise ValueError(f"seed must be 0 or more, got {seed}")
+
+
 def draw_image(seed: int, index: int, size: int) -> torch.Tensor:
     """Image ``index`` of ``seed``: float (3, size, size) in [0, 1], 8-bit values."""
+    _check(size, seed)
+    if index < 0:
+        raise ValueError(f"index must be 0 or more, got {index}")
     if not features.check("freetype2"):
         raise RuntimeError("sr.data.synthetic needs Pillow built with FreeType (for its built-in font)")
     rng = np.random.default_rng([seed, index])
@@ -144,13 +159,10 @@ def draw_image(seed: int, index: int, size: int) -> torch.Tensor:
 
 
 def build_synthetic(out_dir: str | Path, count: int, size: int = 384, seed: int = 0) -> list[Path]:
-    """Write images ``0 .. count - 1`` of ``seed`` as ``out_dir/synth_SEED_INDEX.png``."""
-    if count < 1:
-        raise ValueError(f"count must be at least 1, got {count}")
-    if size < 12 or size % 12:
-        raise ValueError(
-            f"size must be a positive multiple of 12 (so scales 2, 3 and 4 divide it), got {size}"
-        )
+    """Write images ``0 .. count - 1`` of ``seed`` as ``out_dir/synth_SEED_INDEX.png``. Bad arguments
+    are a ``ValueError`` before anything is written; a failed write an ``ImageWriteError`` naming the
+    file (the images before it stay, each complete)."""
+    _check(size, seed, count)
     out = Path(out_dir)
     return [write_image(out / f"synth_{seed}_{i:04d}.png", draw_image(seed, i, size)) for i in range(count)]
 
@@ -167,9 +179,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="another seed gives a different set (default 0)")
     args = parser.parse_args(argv)
     try:
+        _check(args.size, args.seed, args.count)
+    except ValueError as e:
+        parser.error(str(e))  # usage error, exit 2
+    try:
         paths = build_synthetic(args.out_dir, args.count, args.size, args.seed)
-    except (ValueError, RuntimeError) as e:  # bad arguments; a Pillow without FreeType
-        parser.error(str(e))
+    except (ImageWriteError, RuntimeError) as e:  # a file that cannot be written; Pillow without FreeType
+        parser.exit(1, f"{parser.prog}: error: {e}\n")
     for path in paths:
         print(path)
 

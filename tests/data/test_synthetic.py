@@ -1,15 +1,20 @@
-"""sr.data.synthetic: deterministic per (seed, index), written as real PNG files, usable as an
-HRImageDataset source, bad arguments named."""
+"""sr.data.synthetic: deterministic per (seed, index), written as real PNG files, text drawn, usable as
+an HRImageDataset source (multi-scale patches), bad arguments named, a failed write exit 1."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from sr.data import build_dataset
+from sr.data import synthetic as syn
 from sr.data.imageio import read_image
 from sr.data.synthetic import build_synthetic, draw_image, main
+from sr.options.schema import DatasetOptions
 
 
 def test_image_depends_on_seed_and_index_only(tmp_path: Path) -> None:
@@ -32,16 +37,49 @@ def test_written_image_is_rgb_8bit_with_sharp_edges(tmp_path: Path) -> None:
     assert (img.data[:, :, 1:] - img.data[:, :, :-1]).abs().max() > 0.5
 
 
-BAD = [(0, 96, "count must be at least 1, got 0"), (2, 100, "multiple of 12"), (2, 0, "got 0")]
+def test_text_shapes_draw_glyphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # only the text kind: every shape is a line of text in Pillow's built-in font
+    monkeypatch.setattr(syn, "KIND_P", np.array([0.0] * (len(syn.KINDS) - 1) + [1.0]))
+    img = Image.new("RGB", (192, 192), (255, 255, 255))
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        syn._draw_shape(img, rng, np.array([[0, 0, 0]], dtype=np.uint8))
+    ink = np.asarray(img.convert("L")) < 128
+    assert 0.005 < ink.mean() < 0.5  # glyph strokes: some ink, not a filled area
 
 
-@pytest.mark.parametrize(("count", "size", "message"), BAD)
+def test_images_train_through_hr_image_dataset(tmp_path: Path) -> None:
+    build_synthetic(tmp_path / "syn", count=2, size=96, seed=0)
+    opt = DatasetOptions(name="t", type="HRImageDataset", dataroot_gt=str(tmp_path / "syn"), lq_size=16)
+    ds = build_dataset(opt, 4, key="datasets.train", scales=[2, 3, 4])
+    assert len(ds) == 2
+    for scale in (2, 3, 4):
+        item = ds[0, 0, 5, scale]
+        assert item["gt"].shape == (3, 16 * scale, 16 * scale) and item["lq"].shape == (3, 16, 16)
+
+
+BAD = [
+    (0, 96, 0, "count must be at least 1, got 0"),
+    (2, 100, 0, "size must be a positive multiple of 12 .*got 100"),
+    (2, 0, 0, "size must be a positive multiple of 12 .*got 0"),
+    (2, 96, -1, "seed must be 0 or more, got -1"),
+]
+
+
+@pytest.mark.parametrize(("count", "size", "seed", "message"), BAD)
 def test_bad_arguments_are_named_and_nothing_written(
-    tmp_path: Path, count: int, size: int, message: str
+    tmp_path: Path, count: int, size: int, seed: int, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        build_synthetic(tmp_path / "out", count=count, size=size)
+        build_synthetic(tmp_path / "out", count=count, size=size, seed=seed)
     assert not (tmp_path / "out").exists()
+
+
+def test_draw_image_checks_its_arguments() -> None:
+    with pytest.raises(ValueError, match=r"size must be a positive multiple of 12 .*got 50"):
+        draw_image(0, 0, 50)
+    with pytest.raises(ValueError, match="index must be 0 or more, got -1"):
+        draw_image(0, -1, 96)
 
 
 def test_cli_writes_the_images_and_rejects_a_bad_size(
@@ -57,3 +95,18 @@ def test_cli_writes_the_images_and_rejects_a_bad_size(
     assert e.value.code == 2
     assert "size must be a positive multiple of 12" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path / "neg"), "--seed", "-3"])
+    assert e.value.code == 2 and "seed must be 0 or more, got -3" in capsys.readouterr().err
+
+
+def test_cli_write_failure_is_exit_1_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "taken").write_text("a file where the folder should be")
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path / "taken"), "--count", "1", "--size", "48"])
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert str(tmp_path / "taken" / "synth_0_0000.png") in err and "usage:" not in err
+    assert (tmp_path / "taken").read_text() == "a file where the folder should be"
