@@ -129,7 +129,7 @@ def _draw_shape(img: Image.Image, rng: np.random.Generator, palette: np.ndarray)
             draw.text((cx - r, cy + line * size * 1.2), _text(rng), fill=fill, font=font)
 
 
-def _check(size: int, seed: int, count: int = 1) -> None:
+def _check(*, size: int, seed: int, count: int = 1) -> None:
     """A ``ValueError`` naming the first bad argument."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
@@ -142,8 +142,9 @@ def _check(size: int, seed: int, count: int = 1) -> None:
 
 
 def draw_image(seed: int, index: int, size: int) -> torch.Tensor:
-    """Image ``index`` of ``seed``: float (3, size, size) in [0, 1], 8-bit values."""
-    _check(size, seed)
+    """Image ``index`` of ``seed``: float (3, size, size) in [0, 1], 8-bit values. ``size`` must be a
+    multiple of 12, as for :func:`build_synthetic`; a bad argument is a ``ValueError`` naming it."""
+    _check(size=size, seed=seed)
     if index < 0:
         raise ValueError(f"index must be 0 or more, got {index}")
     if not features.check("freetype2"):
@@ -161,8 +162,8 @@ def draw_image(seed: int, index: int, size: int) -> torch.Tensor:
 def build_synthetic(out_dir: str | Path, count: int, size: int = 384, seed: int = 0) -> list[Path]:
     """Write images ``0 .. count - 1`` of ``seed`` as ``out_dir/synth_SEED_INDEX.png``. Bad arguments
     are a ``ValueError`` before anything is written; a failed write an ``ImageWriteError`` naming the
-    file (the images before it stay, each complete)."""
-    _check(size, seed, count)
+    file (the images before it stay, each complete; ``ImageWriteError`` is itself a ``ValueError``)."""
+    _check(size=size, seed=seed, count=count)
     out = Path(out_dir)
     return [write_image(out / f"synth_{seed}_{i:04d}.png", draw_image(seed, i, size)) for i in range(count)]
 
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="another seed gives a different set (default 0)")
     args = parser.parse_args(argv)
     try:
-        _check(args.size, args.seed, args.count)
+        _check(size=args.size, seed=args.seed, count=args.count)
     except ValueError as e:
         parser.error(str(e))  # usage error, exit 2
     try:

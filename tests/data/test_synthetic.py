@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from skimage.measure import label
 
 from sr.data import build_dataset
 from sr.data import synthetic as syn
@@ -37,18 +38,20 @@ def test_written_image_is_rgb_8bit_with_sharp_edges(tmp_path: Path) -> None:
     assert (img.data[:, :, 1:] - img.data[:, :, :-1]).abs().max() > 0.5
 
 
-def test_text_shapes_draw_glyphs(monkeypatch: pytest.MonkeyPatch) -> None:
-    # only the text kind: every shape is a line of text in Pillow's built-in font
+def test_text_shapes_draw_separate_glyphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # only the text kind: every shape is 1-3 lines of text in Pillow's built-in font
     monkeypatch.setattr(syn, "KIND_P", np.array([0.0] * (len(syn.KINDS) - 1) + [1.0]))
     img = Image.new("RGB", (192, 192), (255, 255, 255))
     rng = np.random.default_rng(0)
     for _ in range(5):
         syn._draw_shape(img, rng, np.array([[0, 0, 0]], dtype=np.uint8))
     ink = np.asarray(img.convert("L")) < 128
-    assert 0.005 < ink.mean() < 0.5  # glyph strokes: some ink, not a filled area
+    assert 0.005 < ink.mean() < 0.5  # some ink, not a filled area
+    # glyphs are separate blobs: 26 here; five shapes of any other kind give at most 6 (by hand, seeds 0-2)
+    assert label(ink).max() > 12
 
 
-def test_images_train_through_hr_image_dataset(tmp_path: Path) -> None:
+def test_images_load_through_hr_image_dataset_at_every_scale(tmp_path: Path) -> None:
     build_synthetic(tmp_path / "syn", count=2, size=96, seed=0)
     opt = DatasetOptions(name="t", type="HRImageDataset", dataroot_gt=str(tmp_path / "syn"), lq_size=16)
     ds = build_dataset(opt, 4, key="datasets.train", scales=[2, 3, 4])
@@ -82,7 +85,7 @@ def test_draw_image_checks_its_arguments() -> None:
         draw_image(0, -1, 96)
 
 
-def test_cli_writes_the_images_and_rejects_a_bad_size(
+def test_cli_writes_the_images_and_rejects_bad_arguments(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     main([str(tmp_path / "syn"), "--count", "2", "--size", "48", "--seed", "7"])
