@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont, features
 
+from sr.cli.common import fail
 from sr.data.imageio import ImageWriteError, write_image
 
 SUPERSAMPLE = 2
@@ -130,7 +131,7 @@ def _draw_shape(img: Image.Image, rng: np.random.Generator, palette: np.ndarray)
 
 
 def _check(*, size: int, seed: int, count: int = 1) -> None:
-    """A ``ValueError`` naming the first bad argument."""
+    """A ``ValueError`` naming the first bad argument; a ``RuntimeError`` for a Pillow without FreeType."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     if size < 12 or size % 12:
@@ -139,6 +140,8 @@ def _check(*, size: int, seed: int, count: int = 1) -> None:
         )
     if seed < 0:
         raise ValueError(f"seed must be 0 or more, got {seed}")
+    if not features.check("freetype2"):
+        raise RuntimeError("sr.data.synthetic needs Pillow built with FreeType (for its built-in font)")
 
 
 def draw_image(seed: int, index: int, size: int) -> torch.Tensor:
@@ -147,8 +150,11 @@ def draw_image(seed: int, index: int, size: int) -> torch.Tensor:
     _check(size=size, seed=seed)
     if index < 0:
         raise ValueError(f"index must be 0 or more, got {index}")
-    if not features.check("freetype2"):
-        raise RuntimeError("sr.data.synthetic needs Pillow built with FreeType (for its built-in font)")
+    return _draw(seed, index, size)
+
+
+def _draw(seed: int, index: int, size: int) -> torch.Tensor:
+    """:func:`draw_image` without the argument checks (done once per set by the callers)."""
     rng = np.random.default_rng([seed, index])
     side = size * SUPERSAMPLE
     palette = _palette(rng)
@@ -165,7 +171,7 @@ def build_synthetic(out_dir: str | Path, count: int, size: int = 384, seed: int 
     file (the images before it stay, each complete; ``ImageWriteError`` is itself a ``ValueError``)."""
     _check(size=size, seed=seed, count=count)
     out = Path(out_dir)
-    return [write_image(out / f"synth_{seed}_{i:04d}.png", draw_image(seed, i, size)) for i in range(count)]
+    return [write_image(out / f"synth_{seed}_{i:04d}.png", _draw(seed, i, size)) for i in range(count)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -180,13 +186,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="another seed gives a different set (default 0)")
     args = parser.parse_args(argv)
     try:
-        _check(size=args.size, seed=args.seed, count=args.count)
-    except ValueError as e:
-        parser.error(str(e))  # usage error, exit 2
-    try:
         paths = build_synthetic(args.out_dir, args.count, args.size, args.seed)
     except (ImageWriteError, RuntimeError) as e:  # a file that cannot be written; Pillow without FreeType
-        parser.exit(1, f"{parser.prog}: error: {e}\n")
+        fail(parser.prog, str(e), code=1)
+    except ValueError as e:  # a bad argument (ImageWriteError is one too, hence caught first)
+        parser.error(str(e))  # usage error, exit 2
     for path in paths:
         print(path)
 
