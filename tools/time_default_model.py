@@ -1,13 +1,18 @@
 """Wall time of ``sr-infer`` with the bundled default model on a 1-megapixel photo (x4 by default).
 
     python tools/time_default_model.py [--scale 4] [--reps 3] [--size 1280x800] [--image PATH]
-        [--precision fp32|bf16] [--threads N] [--tile auto|N]
+        [--precision fp32|bf16] [--threads N] [--tile auto|N] [--ref-src DIR]
 
 Runs the real command (``sr-infer IMAGE -o OUT --scale S``, a fresh process each time: start-up,
 model load, tiling, PNG encoding included) ``--reps`` times and prints each wall time and the
 median. The input is a ``--size`` crop of ``--image`` (default: the first of ``$SR_SHARED/data/photos``;
 a synthetic image when there is none), written as PNG first. ``--threads`` sets OMP_NUM_THREADS for
 the command (default: unset, i.e. every core).
+
+``--ref-src DIR`` also times a reference version of the toolkit, the ``sr`` package in the source tree
+``DIR`` (e.g. ``git worktree add /tmp/sr-ref HEAD~1``; same venv), alternating with the installed one
+run by run, and prints both medians and their ratio: on a noisy machine a ratio measured in one run
+says more than two medians measured apart.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     p.add_argument("--threads", type=int)
     p.add_argument("--tile", default="auto", help="sr-infer's --tile (default auto)")
+    p.add_argument("--ref-src", type=Path, help="source tree of a reference version to alternate with")
     args = p.parse_args(argv)
     w, h = (int(v) for v in args.size.lower().split("x"))
     exe = shutil.which("sr-infer") or sys.exit("sr-infer is not on PATH: install sr first (pip install -e .)")
@@ -76,14 +82,27 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [exe, str(src), "-o", str(Path(tmp) / "out"), "--scale", str(args.scale)]
         cmd += ["--precision", args.precision, "--tile", args.tile, "--overwrite"]
         print(f"{' '.join(cmd)}  ({w}x{h} = {w * h / 1e6:.2f} MP in, x{args.scale})")
-        times = []
+        runs = {"this": (cmd, env)}
+        if args.ref_src is not None:
+            if not (args.ref_src / "sr" / "__init__.py").is_file():
+                raise SystemExit(f"time_default_model: error: --ref-src {args.ref_src}: no sr package in it")
+            ref_cmd = [sys.executable, "-c", "from sr.cli.infer import main; main()", *cmd[1:]]
+            runs["ref"] = (ref_cmd, {**env, "PYTHONPATH": str(args.ref_src.resolve())})
+        times: dict[str, list[float]] = {name: [] for name in runs}
         for i in range(args.reps):
-            t0 = time.perf_counter()
-            if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
-                raise SystemExit(f"time_default_model: error: sr-infer failed (its message is above): {cmd}")
-            times.append(time.perf_counter() - t0)
-            print(f"run {i + 1}: {times[-1]:.1f} s", flush=True)
-    print(f"median {statistics.median(times):.1f} s over {len(times)} runs")
+            for name, (c, e) in runs.items():
+                t0 = time.perf_counter()
+                # cwd: the temporary folder, so that `python -c` imports no `sr` from the current one
+                if subprocess.run(c, env=e, cwd=tmp, stdout=subprocess.DEVNULL).returncode != 0:
+                    raise SystemExit(f"time_default_model: error: sr-infer failed (message above): {c}")
+                times[name].append(time.perf_counter() - t0)
+                label = "" if len(runs) == 1 else f" ({name})"
+                print(f"run {i + 1}{label}: {times[name][-1]:.1f} s", flush=True)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    for name in runs:
+        print(f"median{'' if len(runs) == 1 else f' ({name})'} {med[name]:.1f} s over {args.reps} runs")
+    if "ref" in med:
+        print(f"ratio this / ref: {med['this'] / med['ref']:.3f}")
     return 0
 
 

@@ -25,7 +25,13 @@ from torch import nn
 
 from sr.archs._init import scaled_kaiming_init
 from sr.archs.rrdbnet_arch import RRDB
-from sr.archs.srresnet_arch import ResidualBlockNoBN, add_msrresnet_tail, msrresnet_tail
+from sr.archs.srresnet_arch import (
+    MSRRESNET_TAIL_HALO,
+    ResidualBlockNoBN,
+    add_msrresnet_tail,
+    bilinear_skip,
+    msrresnet_tail,
+)
 
 SCALES = (2, 3, 4)  # the scales a head exists for (both families)
 
@@ -114,11 +120,21 @@ class MultiScaleMSRResNet(_MultiScaleBase):
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
         scaled_kaiming_init([self.conv_first], 0.1)
 
+    tail_halo = MSRRESNET_TAIL_HALO
+
     def forward(self, x: torch.Tensor, scale: int | None = None) -> torch.Tensor:
         s = self.pick_scale(scale)
-        feat = self.body(self.lrelu(self.conv_first(x)))
-        base = F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False)
-        return self.heads[f"x{s}"](feat) + base
+        return self.forward_tail(self.forward_trunk(x), x, s)
+
+    def forward_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """The shared LR features (every scale's): ``conv_first`` and the body."""
+        return self.body(self.lrelu(self.conv_first(x)))
+
+    def forward_tail(self, feat: torch.Tensor, x: torch.Tensor, scale: int | None = None) -> torch.Tensor:
+        """Head ``x{scale}`` on the trunk's features plus the bilinear skip of ``x``; needs
+        ``tail_halo`` LR pixels of context on a tile to match the whole image exactly."""
+        s = self.pick_scale(scale)
+        return self.heads[f"x{s}"](feat) + bilinear_skip(x, s)
 
 
 class _RRDBHead(nn.Module):
@@ -184,10 +200,11 @@ class MultiScaleRRDBNet(_MultiScaleBase):
 class ScaleView(nn.Module):
     """One scale of a multi-scale generator, presented as a single-scale generator.
 
-    ``forward(x) == model(x, scale)``; ``.scale`` and ``.num_in_ch`` are those of the view. The wrapped
-    model is the submodule ``module`` (as in DistributedDataParallel), so ``state_dict()`` keys are the
-    model's with a ``module.`` prefix, which ``sr.checkpoints`` strips on save and load: saving a view
-    saves the whole multi-scale model. A single-scale generator may be wrapped too when ``scale``
+    ``forward(x) == model(x, scale)``; ``.scale`` and ``.num_in_ch`` are those of the view, and a model
+    split into a trunk and a tail (``tail_halo``, ``forward_trunk``, ``forward_tail``) stays split. The
+    wrapped model is the submodule ``module`` (as in DistributedDataParallel), so ``state_dict()`` keys
+    are the model's with a ``module.`` prefix, which ``sr.checkpoints`` strips on save and load: saving
+    a view saves the whole multi-scale model. A single-scale generator may be wrapped too when ``scale``
     is its own scale (``forward(x) == model(x)``).
     """
 
@@ -213,6 +230,19 @@ class ScaleView(nn.Module):
         if self.multiscale:
             return self.module(x, self.scale)
         return self.module(x)
+
+    @property
+    def tail_halo(self) -> int | None:
+        """The wrapped model's ``tail_halo``; None when it has no trunk/tail split."""
+        return getattr(self.module, "tail_halo", None)
+
+    def forward_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module.forward_trunk(x)  # type: ignore[operator]
+
+    def forward_tail(self, feat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if self.multiscale:
+            return self.module.forward_tail(feat, x, self.scale)  # type: ignore[operator]
+        return self.module.forward_tail(feat, x)  # type: ignore[operator]
 
     def extra_repr(self) -> str:
         return f"scale={self.scale}"

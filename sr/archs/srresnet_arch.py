@@ -47,6 +47,17 @@ def msrresnet_tail(module: nn.Module, feat: torch.Tensor, scale: int) -> torch.T
     return m.conv_last(m.lrelu(m.conv_hr(out)))
 
 
+MSRRESNET_TAIL_HALO = 2
+"""LR pixels of context :func:`msrresnet_tail` plus the bilinear skip need for exact results on a
+tile: ``upconv1`` reaches 1 LR pixel, the three convs after it 1 pixel each on the 2x/3x/4x grids
+(x4: 1/2 + 1/4 + 1/4; x2: 1/2 + 1/2; x3: 2/3), the bilinear skip 1."""
+
+
+def bilinear_skip(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """MSRResNet's global skip: the input upsampled bilinearly (half-pixel centres)."""
+    return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+
+
 class ResidualBlockNoBN(nn.Module):
     """``x + res_scale * conv2(relu(conv1(x)))`` (EDSR / BasicSR)."""
 
@@ -90,11 +101,19 @@ class MSRResNet(nn.Module):
         tail = add_msrresnet_tail(self, num_feat, num_out_ch, upscale)
         scaled_kaiming_init([self.conv_first, *tail], 0.1)
 
+    tail_halo = MSRRESNET_TAIL_HALO
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = F.leaky_relu(self.conv_first(x), 0.1)
-        out = msrresnet_tail(self, self.body(feat), self.upscale)
-        base = F.interpolate(x, scale_factor=self.upscale, mode="bilinear", align_corners=False)
-        return out + base
+        return self.forward_tail(self.forward_trunk(x), x)
+
+    def forward_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """The LR features: ``conv_first`` and the residual body, ``(N, num_feat, h, w)``."""
+        return self.body(F.leaky_relu(self.conv_first(x), 0.1))
+
+    def forward_tail(self, feat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The upsampling tail on the trunk's features plus the bilinear skip of ``x``; needs
+        ``tail_halo`` LR pixels of context on a tile to match the whole image exactly."""
+        return msrresnet_tail(self, feat, self.upscale) + bilinear_skip(x, self.upscale)
 
 
 class ResidualBlockBN(nn.Module):
