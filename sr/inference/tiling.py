@@ -16,8 +16,8 @@ features (``tail_halo``, e.g. MSRResNet's pixel-shuffle tail: 2) runs in two sta
 (:func:`upscale_split`): the trunk is tiled and blended as above at scale 1, giving LR features, and
 the tail runs on them in small tiles with ``tail_halo`` pixels of context, which is exact, so needs no
 blending, and computes no high-resolution pixel twice. At x4 the tail is most of the work, and in small
-tiles its large maps stay in the CPU caches (the default model: ~0.8x the time of the whole model per
-tile).
+tiles its large maps stay in the CPU caches (the default model, 1 MP x4: 0.79-0.83x the time of the
+whole model per tile).
 
 Memory. Tiles are processed one row of tiles at a time into a float32 band of ``C x s(tile + 2r) x W``
 HR pixels; rows that no later tile touches are quantised straight into the caller's output buffer
@@ -318,7 +318,9 @@ def available_memory(device: torch.device) -> int:
 AUTO_FRACTION = {"cpu": 0.25, "cuda": 0.6}  # share of the free memory a tile may use
 # Beyond these, larger tiles are not faster, only hungrier. CPU: `python tools/time_default_model.py`
 # (sr-infer, default model, 1280x800 x4, 2 cores): median 28.4 s with 384, 29.7 s with `--tile 256`;
-# the padding re-computed around smaller tiles costs more than the cache misses of larger ones.
+# the padding re-computed around smaller tiles costs more than the cache misses of larger ones. Run as
+# trunk and tail (upscale_split), the same upscale took 20.8 s with 384 and 20.9 s with 256 (in-process,
+# 3 alternating repetitions, medians), 24.1 s with 640 and 23.6 s untiled.
 AUTO_CAP = {"cpu": 384, "cuda": 2048}
 
 

@@ -84,6 +84,8 @@ class Upscaler:
     ``tile``: core tile size in LR pixels, 0 for none, ``"auto"`` (from free memory, see
     :func:`sr.inference.tiling.auto_tile_size`). ``tile_pad``: context in LR pixels around each tile.
     ``precision``: ``fp32``, ``bf16`` (CPU or CUDA), ``fp16`` (CUDA only). ``device``: auto/cpu/cuda.
+    ``split``: run a model split into trunk and tail (``tail_halo``) in two stages on the devices of
+    :data:`TAIL_TILE` (see :func:`sr.inference.tiling.upscale_split`); False: the whole model per tile.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class Upscaler:
         device: str | torch.device = "auto",
         net_opt: Mapping[str, Any] | None = None,
         progress: bool = False,
+        split: bool = True,
     ) -> None:
         self.device = pick_device(device) if isinstance(device, str) else device
         self.dtype = precision_dtype(precision, self.device)
@@ -115,7 +118,7 @@ class Upscaler:
         self.model = module.to(self.device, self.dtype).eval().requires_grad_(False)
         self.model.to(memory_format=self.memory_format)
         self.model_in_ch: int | None = getattr(module, "num_in_ch", None)
-        split = getattr(self.model, "tail_halo", None) is not None
+        split = split and getattr(self.model, "tail_halo", None) is not None
         self.tail_tile = TAIL_TILE.get(self.device.type) if split else None
         self.outscale, self.tile, self.tile_pad, self.progress = outscale, tile, tile_pad, progress
 

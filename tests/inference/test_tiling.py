@@ -160,6 +160,7 @@ def test_split_upscaler_equals_the_model(name):
     net = SPLIT_NETS[name](4)
     up = Upscaler(net, tile=0)
     assert up._split(3) and up._split(1)  # the CPU runs this model as trunk, then tail in sub-tiles
+    assert not Upscaler(net, split=False)._split(3)  # unless asked not to: the whole model per tile
     img = photo_crop(30, 50).astype(np.float32) / 255
     with torch.no_grad():
         rgb = net(torch.from_numpy(img).permute(2, 0, 1)[None])[0]
