@@ -11,8 +11,8 @@ the command (default: unset, i.e. every core).
 
 ``--ref-src DIR`` also times a reference version of the toolkit, the ``sr`` package in the source tree
 ``DIR`` (e.g. ``git worktree add /tmp/sr-ref HEAD~1``; same venv), alternating with the installed one
-run by run, and prints both medians and their ratio: on a noisy machine a ratio measured in one run
-says more than two medians measured apart.
+run by run (in the order AB BA AB ...), and prints both medians and their ratio: on a noisy machine a
+ratio measured in one run says more than two medians measured apart.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             runs["ref"] = (ref_cmd, {**env, "PYTHONPATH": str(args.ref_src.resolve())})
         times: dict[str, list[float]] = {name: [] for name in runs}
         for i in range(args.reps):
-            for name, (c, e) in runs.items():
+            for name in list(runs) if i % 2 == 0 else list(runs)[::-1]:  # ABBA: neither always first
+                c, e = runs[name]
                 t0 = time.perf_counter()
                 # cwd: the temporary folder, so that `python -c` imports no `sr` from the current one
                 if subprocess.run(c, env=e, cwd=tmp, stdout=subprocess.DEVNULL).returncode != 0:

@@ -96,7 +96,10 @@ class MultiScaleMSRResNet(_MultiScaleBase):
     ``forward(x, scale)``: ``(N, C, h, w)`` in [0, 1] -> ``(N, C, scale*h, scale*w)``, the head's
     output plus the bilinearly upsampled input (MSRResNet's global skip). Parameters: the x4 model's
     (1,517,571 at the defaults) plus the x2 and x3 heads (186,371 + 371,011) = 2,074,953.
+    ``forward`` is ``forward_tail(forward_trunk(x), x, scale)``, which inference may run separately.
     """
+
+    tail_halo = MSRRESNET_TAIL_HALO
 
     def __init__(
         self,
@@ -119,8 +122,6 @@ class MultiScaleMSRResNet(_MultiScaleBase):
         self.heads = nn.ModuleDict({f"x{s}": _MSRResNetHead(num_feat, num_out_ch, s) for s in self.scales})
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
         scaled_kaiming_init([self.conv_first], 0.1)
-
-    tail_halo = MSRRESNET_TAIL_HALO
 
     def forward(self, x: torch.Tensor, scale: int | None = None) -> torch.Tensor:
         s = self.pick_scale(scale)

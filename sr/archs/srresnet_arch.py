@@ -49,8 +49,9 @@ def msrresnet_tail(module: nn.Module, feat: torch.Tensor, scale: int) -> torch.T
 
 MSRRESNET_TAIL_HALO = 2
 """LR pixels of context :func:`msrresnet_tail` plus the bilinear skip need for exact results on a
-tile: ``upconv1`` reaches 1 LR pixel, the three convs after it 1 pixel each on the 2x/3x/4x grids
-(x4: 1/2 + 1/4 + 1/4; x2: 1/2 + 1/2; x3: 2/3), the bilinear skip 1."""
+tile: the largest of the tail's reach, ``upconv1``'s 1 LR pixel plus 1 pixel for each later conv on its
+grid (x4: 1 + 1/2 + 1/4 + 1/4; x2: 1 + 1/2 + 1/2; x3: 1 + 2/3, rounded up), and the bilinear skip's 1.
+Tight: with 1, pixels inside the tile change (tests/inference/test_tiling.py)."""
 
 
 def bilinear_skip(x: torch.Tensor, scale: int) -> torch.Tensor:
@@ -77,7 +78,11 @@ class MSRResNet(nn.Module):
     """BasicSR's modified SRResNet: no batch norm, LeakyReLU(0.1), global bilinear skip.
 
     Arguments and attribute names are BasicSR's, so its checkpoints load with ``strict=True``.
+    ``forward`` is ``forward_tail(forward_trunk(x), x)``, which inference may run separately (see
+    ``tail_halo``; a subclass that changes ``forward`` must change those two instead).
     """
+
+    tail_halo = MSRRESNET_TAIL_HALO
 
     def __init__(
         self,
@@ -100,8 +105,6 @@ class MSRResNet(nn.Module):
         self.body = nn.Sequential(*(ResidualBlockNoBN(num_feat) for _ in range(num_block)))
         tail = add_msrresnet_tail(self, num_feat, num_out_ch, upscale)
         scaled_kaiming_init([self.conv_first, *tail], 0.1)
-
-    tail_halo = MSRRESNET_TAIL_HALO
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_tail(self.forward_trunk(x), x)

@@ -15,14 +15,16 @@ Trunk and tail. A model whose upsampling tail depends only on a few LR pixels of
 features (``tail_halo``, e.g. MSRResNet's pixel-shuffle tail: 2) runs in two stages
 (:func:`upscale_split`): the trunk is tiled and blended as above at scale 1, giving LR features, and
 the tail runs on them in small tiles with ``tail_halo`` pixels of context, which is exact, so needs no
-blending, and computes no high-resolution pixel twice. At x4 the tail is most of the work, and in small
-tiles its large maps stay in the CPU caches (the default model, 1 MP x4: 0.79-0.83x the time of the
-whole model per tile).
+blending. The tail then recomputes only that halo around each small tile (64 + 2 + 2 pixels a side:
+~13% extra), not the whole tile's padding at the high resolution, and its large maps stay in the CPU
+caches. At x4 the tail is most of the work: the default model upscales 1280x800 x4 in 0.79x the time
+of the whole model per tile (``python -m tools.bench --only tiled``).
 
 Memory. Tiles are processed one row of tiles at a time into a float32 band of ``C x s(tile + 2r) x W``
 HR pixels; rows that no later tile touches are quantised straight into the caller's output buffer
 (``uint8``/``uint16``/``float32``, HWC), so the peak grows with the tile size and the image width,
-never with the image area (apart from that output buffer).
+never with the image area (apart from that output buffer). Split: the band is of LR features,
+``F x (tile + 2r) x W``, and the tail writes ``tail_tile`` LR rows at a time (``C x s tail_tile x s W``).
 """
 
 from __future__ import annotations
@@ -102,10 +104,10 @@ def blended_rows(
     on_tile: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """The tiled, blended output of ``fn`` on ``x`` ``(C, h, w)``, as ``(y0, rows)`` pairs: float32 rows
-    ``(channels, n, s w)`` (None: as many as ``fn`` gives) starting at output row ``y0``, final (no
-    later tile touches them), in order from the top and together covering every output row; one pair
-    per row of tiles, so only one band of output rows is held at a time. Arguments as
-    :func:`upscale_tiled`."""
+    ``(channels, n, s w)`` starting at output row ``y0``, final (no later tile touches them), in order
+    from the top and together covering every output row; one pair per row of tiles, so only one band
+    of output rows is held at a time. ``channels``: the channels ``fn`` must return (None: whatever the
+    first tile has); the other arguments as :func:`upscale_tiled`."""
     if x.ndim != 3:
         raise ValueError(f"expected an image (C, h, w), got shape {tuple(x.shape)}")
     if tile_pad < 0:
@@ -146,7 +148,9 @@ def blended_rows(
 
 
 def _check_out(out: np.ndarray, x: torch.Tensor, scale: int) -> None:
-    if x.ndim == 3 and out.shape[:2] != (scale * x.shape[1], scale * x.shape[2]):
+    if x.ndim != 3:
+        raise ValueError(f"expected an image (C, h, w), got shape {tuple(x.shape)}")
+    if out.shape[:2] != (scale * x.shape[1], scale * x.shape[2]):
         raise ValueError(
             f"output buffer {out.shape} does not match ({scale * x.shape[1]}, {scale * x.shape[2]}, C)"
         )
@@ -197,6 +201,9 @@ def exact_tiles(
         for c, d in tile_spans(w, tile):
             x0, x1 = max(0, c - halo), min(w, d + halo)
             y = fn(*(t[:, :, y0:y1, x0:x1] for t in inputs))
+            if y.ndim != 4 or tuple(y.shape[2:]) != (scale * (y1 - y0), scale * (x1 - x0)):
+                expected = f"(1, C, {scale * (y1 - y0)}, {scale * (x1 - x0)})"
+                raise ValueError(f"tail tile output has shape {tuple(y.shape)}, expected {expected}")
             if out is None:
                 out = y.new_empty((1, y.shape[1], scale * (r1 - r0), scale * w))
             core = y[:, :, scale * (a - y0) : scale * (b - y0), scale * (c - x0) : scale * (d - x0)]
@@ -216,6 +223,7 @@ def upscale_split(
     tile_pad: int,
     tail_tile: int,
     on_tile: Callable[[], None] | None = None,
+    on_band: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """Upscale ``x`` ``(C, h, w)`` into ``out`` with a model split into a ``trunk`` (``(1, C, h, w)`` ->
     LR features ``(1, F, h, w)``) and a ``tail`` (features and image -> ``(1, C_out, s h, s w)``) that
@@ -223,28 +231,30 @@ def upscale_split(
 
     The trunk runs as :func:`upscale_tiled` does at scale 1 (cores of ``tile``, ``tile_pad`` of
     context, features blended across tile boundaries with the same ramps); the tail then runs on each
-    finished band of feature rows in small exact tiles of ``tail_tile`` (:func:`exact_tiles`). Unlike
-    running the whole model per tile, the tail (most of the work at x4) computes no pixel twice and
-    none of the context, and its working set stays in the caches. Memory: one band of feature rows and
-    its output rows at a time."""
+    finished band of feature rows in small exact tiles of ``tail_tile`` (:func:`exact_tiles`, 0: the
+    whole band), ``tail_tile`` rows at a time, each written straight into ``out``. ``on_tile`` is
+    called after each trunk tile, ``on_band`` after each row of trunk tiles has been through the tail
+    as far as its context allows (once per row of tiles, ``len(tile_spans(h, tile))`` in all)."""
     _check_out(out, x, scale)
     _, h, _ = x.shape
     img = x[None]
-    held: torch.Tensor | None = None  # feature rows [held_from, y0)
+    held: torch.Tensor | None = None  # blended feature rows [held_from, known)
     held_from, next_row = 0, 0
     for y0, rows in blended_rows(trunk, x, 1, None, tile, tile_pad, on_tile):
         held = rows if held is None else torch.cat([held, rows], 1)
         known = y0 + rows.shape[1]
         end = h if known == h else known - halo  # rows whose tail has all its context
-        if end <= next_row:
-            continue
-        lo, hi = max(0, next_row - halo), min(h, end + halo)
-        feat = held[None, :, lo - held_from : hi - held_from]
-        y = exact_tiles(tail, (feat, img[:, :, lo:hi]), scale, tail_tile, halo, (next_row - lo, end - lo))
-        store_rows(out, scale * next_row, y[0])
-        next_row = end
+        for a, b in tile_spans(end - next_row, tail_tile) if end > next_row else []:
+            a, b = next_row + a, next_row + b
+            lo, hi = max(0, a - halo), min(h, b + halo)
+            feat = held[None, :, lo - held_from : hi - held_from]
+            y = exact_tiles(tail, (feat, img[:, :, lo:hi]), scale, tail_tile, halo, (a - lo, b - lo))
+            store_rows(out, scale * a, y[0])
+        next_row = max(next_row, end)
         keep = max(0, next_row - halo)
         held, held_from = held[:, keep - held_from :], keep
+        if on_band is not None:
+            on_band()
     return out
 
 
@@ -276,26 +286,37 @@ def resize_buffer(src: np.ndarray, size: tuple[int, int], block: int = 256) -> n
 # RRDBNet: the dense block's concatenation (f + 4g channels, input and output) at LR, then ~3 maps of
 # f channels at the full HR size; MSRResNet/SRResNet: ~4 maps of f channels at HR (the pixel-shuffle
 # convs); SRCNN: its f + f2 channels at HR; interpolation baselines: a few copies of the image at HR.
-# ``split`` (:func:`upscale_split`): the trunk's ~4 maps of f channels and the blended features at LR,
-# and ~3 copies of the 3-channel output band at HR (the tail's sub-tiles are small and do not count).
+# ``split`` (:func:`upscale_split`): the trunk's ~4 maps of f channels at LR (the tail's tiles are small).
 def activation_elements_per_pixel(model: torch.nn.Module, scale: int, split: bool = False) -> float:
-    name, s2 = type(model).__name__, scale * scale
     module = getattr(model, "module", model)  # a ScaleView's model
-    f = int(getattr(getattr(module, "conv_first", None), "out_channels", 64))
+    name, s2 = type(module).__name__, scale * scale
+    f = _features(module)
     if split:
-        est = 6 * f + 3 * 3 * s2
-    elif name == "RRDBNet":
-        g = int(model.body[0].rdb1.conv1.out_channels)  # type: ignore[index, union-attr]
+        est = 4 * f
+    elif name in ("RRDBNet", "MultiScaleRRDBNet"):
+        g = int(module.body[0].rdb1.conv1.out_channels)  # type: ignore[index, union-attr]
         est = 2 * (f + 4 * g) + 3 * f * s2
-    elif name in ("MSRResNet", "SRResNet"):
+    elif name in ("MSRResNet", "MultiScaleMSRResNet", "SRResNet"):
         est = 6 * f + 4 * f * s2
     elif name == "SRCNN":
-        est = 2 * (int(model.conv1.out_channels) + int(model.conv2.out_channels)) * s2  # type: ignore[union-attr, arg-type]
+        est = 2 * (int(module.conv1.out_channels) + int(module.conv2.out_channels)) * s2  # type: ignore[union-attr, arg-type]
     elif name == "Interpolation":
         est = 4 * 3 * s2
     else:
         est = 4 * 64 * s2
     return 1.5 * est
+
+
+def band_elements_per_pixel(model: torch.nn.Module, scale: int, split: bool = False) -> float:
+    """Memory of the row band held across the whole image width, in elements per LR pixel of it (see
+    the module docstring), with the same margin of 1.5: the blended 3-channel HR band (``3 s^2``), or
+    for ``split`` the blended, held and joined LR features (``3 f``) and the tail's HR rows (``3 s^2``)."""
+    f = _features(getattr(model, "module", model))
+    return 1.5 * ((3 * f if split else 0) + 3 * scale * scale)
+
+
+def _features(module: torch.nn.Module) -> int:
+    return int(getattr(getattr(module, "conv_first", None), "out_channels", 64))
 
 
 def available_memory(device: torch.device) -> int:
@@ -319,8 +340,8 @@ AUTO_FRACTION = {"cpu": 0.25, "cuda": 0.6}  # share of the free memory a tile ma
 # Beyond these, larger tiles are not faster, only hungrier. CPU: `python tools/time_default_model.py`
 # (sr-infer, default model, 1280x800 x4, 2 cores): median 28.4 s with 384, 29.7 s with `--tile 256`;
 # the padding re-computed around smaller tiles costs more than the cache misses of larger ones. Run as
-# trunk and tail (upscale_split), the same upscale took 20.8 s with 384 and 20.9 s with 256 (in-process,
-# 3 alternating repetitions, medians), 24.1 s with 640 and 23.6 s untiled.
+# trunk and tail (upscale_split), 256 was no faster than 384, and 640 or no tiling slower (a by-hand,
+# in-process comparison of upscale_planes, 3 alternating repetitions: 20.9, 20.8, 24.1 and 23.6 s).
 AUTO_CAP = {"cpu": 384, "cuda": 2048}
 
 
@@ -333,14 +354,17 @@ def auto_tile_size(
     image_hw: tuple[int, int],
     split: bool = False,
 ) -> int:
-    """The largest core size (a multiple of 16, at least 32) whose padded tile's activations,
-    :func:`activation_elements_per_pixel` (``split``: for :func:`upscale_split`) x element size x
-    ``(tile + 2 tile_pad)**2``, fit in
-    :data:`AUTO_FRACTION` of :func:`available_memory`, capped at :data:`AUTO_CAP`; 0 (no tiling) when
-    the whole image is no larger than that."""
+    """The largest core size (a multiple of 16, at least 32, at most :data:`AUTO_CAP`) whose padded
+    tile's activations (:func:`activation_elements_per_pixel` x ``(tile + 2 tile_pad)**2``) and row band
+    (:func:`band_elements_per_pixel` x ``(tile + 2 tile_pad)`` x the image width), times the element
+    size, fit in :data:`AUTO_FRACTION` of :func:`available_memory`; ``split``: as
+    :func:`upscale_split` runs the model. 0 (no tiling) when the whole image is no larger than that."""
     kind = "cuda" if device.type == "cuda" else "cpu"
-    per_px = activation_elements_per_pixel(model, scale, split) * torch.finfo(dtype).bits / 8
+    size = torch.finfo(dtype).bits / 8
+    per_px = activation_elements_per_pixel(model, scale, split) * size
+    per_row = band_elements_per_pixel(model, scale, split) * 4 * image_hw[1]  # the bands are float32
     budget = AUTO_FRACTION[kind] * available_memory(device)
-    side = int(math.sqrt(max(budget, 0.0) / per_px)) - 2 * tile_pad
-    tile = max(32, min(AUTO_CAP[kind], side) // 16 * 16)
+    tile = AUTO_CAP[kind]
+    while tile > 32 and per_px * (tile + 2 * tile_pad) ** 2 + per_row * (tile + 2 * tile_pad) > budget:
+        tile -= 16
     return 0 if max(image_hw) <= tile else tile

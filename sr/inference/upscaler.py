@@ -41,6 +41,7 @@ from sr.inference.tiling import (
     auto_tile_size,
     count_tiles,
     resize_buffer,
+    tile_spans,
     upscale_split,
     upscale_tiled,
 )
@@ -51,8 +52,9 @@ log = logging.getLogger(__name__)
 
 # Core size (LR pixels) of the exact sub-tiles in which a model split into trunk and tail (``tail_halo``)
 # runs its tail, per device; a device not listed runs the whole model per tile instead. CPU: the default
-# model's x4 tail takes ~12 us per LR pixel in 48-pixel sub-tiles (halo included), ~17 us on a whole
-# 299x352 tile, whose 4x maps no longer fit in the caches.
+# model's x4 tail took ~12 us per LR pixel in 48- and 64-pixel sub-tiles (halo included), ~17 us on a
+# whole 299x352 tile, whose 4x maps leave the caches; the 1280x800 x4 upscale took 20.2 s with 64,
+# 20.8 s with 48, 22.1 s with 32 (by-hand, in-process, 3 alternating repetitions, medians).
 TAIL_TILE = {"cpu": 64}
 _LUMA = (0.299, 0.587, 0.114)  # MATLAB rgb2ycbcr's Y row (65.481, 128.553, 24.966) / 219
 T = TypeVar("T")
@@ -118,8 +120,8 @@ class Upscaler:
         self.model = module.to(self.device, self.dtype).eval().requires_grad_(False)
         self.model.to(memory_format=self.memory_format)
         self.model_in_ch: int | None = getattr(module, "num_in_ch", None)
-        split = split and getattr(self.model, "tail_halo", None) is not None
-        self.tail_tile = TAIL_TILE.get(self.device.type) if split else None
+        self.tail_halo: int | None = getattr(self.model, "tail_halo", None)
+        self.tail_tile = TAIL_TILE.get(self.device.type) if split and self.tail_halo is not None else None
         self.outscale, self.tile, self.tile_pad, self.progress = outscale, tile, tile_pad, progress
 
     # -- the tile functions: (1, C, h, w) float32 CPU tiles in, float32 CPU tensors out --
@@ -178,14 +180,24 @@ class Upscaler:
             rgb = fill_transparent(rgb, alpha)
         split = self._split(c)
         tile, s = self._tile_size(h, w, split), self.scale
-        n = count_tiles(h, w, tile) * (1 if alpha is None else 2)
+        n = count_tiles(h, w, tile) * (1 if alpha is None else 2) + (len(tile_spans(h, tile)) if split else 0)
         bar = tqdm(total=n, desc="tiles", unit="tile", leave=False, disable=not self.progress or n < 2)
         with bar:
             buf = np.empty((s * h, s * w, c), dtype)
-            if split:
-                halo, tail_tile = int(self.model.tail_halo), int(self.tail_tile)  # type: ignore[arg-type]
-                fns = (self._trunk_fn, self._tail_fn, halo)
-                out = upscale_split(*fns, rgb, s, buf, tile, self.tile_pad, tail_tile, bar.update)
+            if split and self.tail_halo is not None and self.tail_tile is not None:
+                out = upscale_split(
+                    trunk=self._trunk_fn,
+                    tail=self._tail_fn,
+                    halo=self.tail_halo,
+                    x=rgb,
+                    scale=s,
+                    out=buf,
+                    tile=tile,
+                    tile_pad=self.tile_pad,
+                    tail_tile=self.tail_tile,
+                    on_tile=bar.update,
+                    on_band=bar.update,
+                )
             else:
                 out = upscale_tiled(self._tile_fn, rgb, s, buf, tile, self.tile_pad, bar.update)
             out_a = None
