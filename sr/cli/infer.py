@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sr.checkpoints import CheckpointError
-from sr.cli.common import fail, parse_net_opt
+from sr.cli.common import fail, parse_net_opt, reuse_freed_memory
 from sr.data.imageio import IMAGE_EXTENSIONS, ImageReadError, ImageWriteError, is_image_file
 from sr.inference.baselines import BASELINES
 from sr.inference.loading import PRECISIONS
@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
             fail(PROG, f"--tile {args.tile!r}: give a size in pixels, 0 (no tiling) or auto")
     if not 1 <= args.quality <= 100:
         fail(PROG, f"--quality {args.quality}: must be in 1..100")
+    reuse_freed_memory()
     try:
         upscaler = Upscaler(
             model=args.model,

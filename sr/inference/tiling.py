@@ -17,8 +17,8 @@ features (``tail_halo``, e.g. MSRResNet's pixel-shuffle tail: 2) runs in two sta
 the tail runs on them in small tiles with ``tail_halo`` pixels of context, which is exact, so needs no
 blending. The tail then recomputes only that halo around each small tile (64 + 2 + 2 pixels a side:
 ~13% extra), not the whole tile's padding at the high resolution, and its large maps stay in the CPU
-caches. At x4 the tail is most of the work: the default model upscales 1280x800 x4 in 0.79x the time
-of the whole model per tile (``python -m tools.bench --only tiled``).
+caches. At x4 the tail is most of the work: the default model upscales 1280x800 x4 in 0.79x and 0.86x
+the time of the whole model per tile (two runs of ``python -m tools.bench --only tiled``).
 
 Memory. Tiles are processed one row of tiles at a time into a float32 band of ``C x s(tile + 2r) x W``
 HR pixels; rows that no later tile touches are quantised straight into the caller's output buffer
