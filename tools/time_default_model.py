@@ -12,7 +12,9 @@ the command (default: unset, i.e. every core).
 ``--ref-src DIR`` also times a reference version of the toolkit, the ``sr`` package in the source tree
 ``DIR`` (e.g. ``git worktree add /tmp/sr-ref HEAD~1``; same venv), alternating with the installed one
 run by run (in the order AB BA AB ...), and prints both medians and their ratio: on a noisy machine a
-ratio measured in one run says more than two medians measured apart.
+ratio measured in one run says more than two medians measured apart. Before each run the script also
+times a fixed 3x3 convolution (:func:`conv_gflops`) and prints its GFLOP/s: the machine's speed at the
+time, to read the wall times against.
 """
 
 from __future__ import annotations
@@ -61,6 +63,25 @@ def default_image() -> Path | None:
     return photos[0] if photos else None
 
 
+def conv_gflops() -> float:
+    """How fast this machine is right now: GFLOP/s of a 3x3 convolution, 64 to 64 channels on 128x128,
+    fp32 channels_last, median of 5 calls (``python -m tools.bench``'s peak probe; 149 on the 2-core
+    development machine when quiet). Shown beside each run, so that a slow run can be told from a slow
+    machine."""
+    import torch
+
+    x = torch.rand(1, 64, 128, 128).contiguous(memory_format=torch.channels_last)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
+    ts = []
+    with torch.inference_mode():
+        conv(x)
+        for _ in range(5):
+            t0 = time.perf_counter()
+            conv(x)
+            ts.append(time.perf_counter() - t0)
+    return 2 * 9 * 64 * 64 * 128 * 128 / statistics.median(ts) / 1e9
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", type=int, default=4)
@@ -89,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             ref_cmd = [sys.executable, "-c", "from sr.cli.infer import main; main()", *cmd[1:]]
             runs["ref"] = (ref_cmd, {**env, "PYTHONPATH": str(args.ref_src.resolve())})
         times: dict[str, list[float]] = {name: [] for name in runs}
+        probes: list[float] = []
         for i in range(args.reps):
+            probes.append(conv_gflops())
+            print(f"machine before run {i + 1}: conv probe {probes[-1]:.0f} GFLOP/s", flush=True)
             for name in list(runs) if i % 2 == 0 else list(runs)[::-1]:  # ABBA: neither always first
                 c, e = runs[name]
                 t0 = time.perf_counter()
@@ -104,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"median{'' if len(runs) == 1 else f' ({name})'} {med[name]:.1f} s over {args.reps} runs")
     if "ref" in med:
         print(f"ratio this / ref: {med['this'] / med['ref']:.3f}")
+    print(f"conv probe: median {statistics.median(probes):.0f} GFLOP/s ({min(probes):.0f}-{max(probes):.0f})")
     return 0
 
 
