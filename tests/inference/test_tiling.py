@@ -126,9 +126,11 @@ def boundary_energy_ratio(out: np.ndarray, bounds_hr: list[int], scale: int) -> 
     return float(np.mean(ratios))
 
 
-# When written, the ratio untiled / blended / hard-stitched: RRDBNet 0.945 / 0.945 / 14.5; MSRResNet as
-# trunk and tail 0.999 / 0.999 / 1.29 (its exact tail smooths a seam in the features), whole per tile
-# 0.999 / 0.999 / 0.50 (each tile's zero padding flattens its edges: a seam of too little change)
+# When written, the ratio untiled / blended / hard-stitched on the shared photo (on the procedural image
+# used without ../shared): RRDBNet 0.945 / 0.945 / 14.5 (0.916 / 0.916 / 5.82); MSRResNet as trunk and
+# tail 0.999 / 0.999 / 1.29 (1.007 / 1.007 / 1.117: its exact tail smooths a seam in the features);
+# whole per tile 0.999 / 0.999 / 0.50 (1.007 / 1.007 / 1.48; the zero padding of each tile can flatten
+# its edges: a seam of too little change). Blended is within 0.01% of untiled in every case.
 @pytest.mark.parametrize(("name", "split"), [("RRDBNet", True), ("MSRResNet", True), ("MSRResNet", False)])
 def test_no_visible_tile_boundaries(name, split):
     net = NETS[name]()
@@ -136,10 +138,10 @@ def test_no_visible_tile_boundaries(name, split):
     bounds = [4 * a for a, _ in tile_spans(64, 8)[1:]]  # 7 boundaries per axis, 32 HR pixels apart
     whole = boundary_energy_ratio(Upscaler(net, tile=0, split=split).upscale(img), bounds, 4)
     blended = boundary_energy_ratio(Upscaler(net, tile=8, tile_pad=8, split=split).upscale(img), bounds, 4)
-    assert abs(blended - whole) < 0.02 * whole, (blended, whole)  # the blended seams: as no seams at all
+    assert abs(blended - whole) < 0.01 * whole, (blended, whole)  # the blended seams: as no seams at all
     # hard-stitched tiles with little context show their seams to the same measure
     seamy = Upscaler(net, tile=8, tile_pad=0, split=split).upscale(img)
-    assert abs(boundary_energy_ratio(seamy, bounds, 4) / whole - 1) > 0.2
+    assert abs(boundary_energy_ratio(seamy, bounds, 4) / whole - 1) > 0.05
 
 
 SPLIT_NETS = {
