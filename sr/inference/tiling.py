@@ -290,7 +290,7 @@ def resize_buffer(src: np.ndarray, size: tuple[int, int], block: int = 256) -> n
 def activation_elements_per_pixel(model: torch.nn.Module, scale: int, split: bool = False) -> float:
     module = getattr(model, "module", model)  # a ScaleView's model
     name, s2 = type(module).__name__, scale * scale
-    f = _features(module)
+    f = _features(model)
     if split:
         est = 4 * f
     elif name in ("RRDBNet", "MultiScaleRRDBNet"):
@@ -311,11 +311,13 @@ def band_elements_per_pixel(model: torch.nn.Module, scale: int, split: bool = Fa
     """Memory of the row band held across the whole image width, in elements per LR pixel of it (see
     the module docstring), with the same margin of 1.5: the blended 3-channel HR band (``3 s^2``), or
     for ``split`` the blended, held and joined LR features (``3 f``) and the tail's HR rows (``3 s^2``)."""
-    f = _features(getattr(model, "module", model))
+    f = _features(model)
     return 1.5 * ((3 * f if split else 0) + 3 * scale * scale)
 
 
-def _features(module: torch.nn.Module) -> int:
+def _features(model: torch.nn.Module) -> int:
+    """``conv_first``'s output channels in ``model`` or a ScaleView's model; 64 if it has none."""
+    module = getattr(model, "module", model)
     return int(getattr(getattr(module, "conv_first", None), "out_channels", 64))
 
 

@@ -120,8 +120,11 @@ class Upscaler:
         self.model = module.to(self.device, self.dtype).eval().requires_grad_(False)
         self.model.to(memory_format=self.memory_format)
         self.model_in_ch: int | None = getattr(module, "num_in_ch", None)
-        self.tail_halo: int | None = getattr(self.model, "tail_halo", None)
-        self.tail_tile = TAIL_TILE.get(self.device.type) if split and self.tail_halo is not None else None
+        halo, tail_tile = getattr(self.model, "tail_halo", None), TAIL_TILE.get(self.device.type)
+        # (tail_halo, tail tile) when the model runs as trunk then tail here, else None
+        self.split_plan: tuple[int, int] | None = None
+        if split and halo is not None and tail_tile is not None:
+            self.split_plan = (int(halo), tail_tile)
         self.outscale, self.tile, self.tile_pad, self.progress = outscale, tile, tile_pad, progress
 
     # -- the tile functions: (1, C, h, w) float32 CPU tiles in, float32 CPU tensors out --
@@ -155,16 +158,18 @@ class Upscaler:
     def _tail_fn(self, feat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self._gray_out(self._run(self.model.forward_tail, feat, self._rgb_in(x)), x.shape[1])
 
-    def _split(self, c: int) -> bool:
-        """Whether to run the model as trunk then tail (:func:`sr.inference.tiling.upscale_split`):
-        it has the split, the device a :data:`TAIL_TILE`, and the image is not a luma model's RGB."""
-        return self.tail_tile is not None and not (self.model_in_ch == 1 and c == 3)
+    def _split(self, c: int) -> tuple[int, int] | None:
+        """``(tail_halo, tail tile)`` if the model runs as trunk then tail on a ``c``-channel image
+        (:func:`sr.inference.tiling.upscale_split`): it has the split, the device a :data:`TAIL_TILE`,
+        and the image is not a luma model's RGB; else None."""
+        return None if self.model_in_ch == 1 and c == 3 else self.split_plan
 
     def _tile_size(self, h: int, w: int, split: bool) -> int:
         if self.tile != "auto":
             return int(self.tile)
-        model, s, dev, dt = self.model, self.scale, self.device, self.dtype
-        return auto_tile_size(model, s, dev, dt, self.tile_pad, (h, w), split)
+        return auto_tile_size(
+            self.model, self.scale, self.device, self.dtype, self.tile_pad, (h, w), split=split
+        )
 
     def upscale_planes(
         self, rgb: torch.Tensor, alpha: torch.Tensor | None, dtype: type[np.generic] | np.dtype
@@ -179,22 +184,23 @@ class Upscaler:
             alpha = alpha.to("cpu", torch.float32)
             rgb = fill_transparent(rgb, alpha)
         split = self._split(c)
-        tile, s = self._tile_size(h, w, split), self.scale
+        tile, s = self._tile_size(h, w, split is not None), self.scale
         n = count_tiles(h, w, tile) * (1 if alpha is None else 2) + (len(tile_spans(h, tile)) if split else 0)
         bar = tqdm(total=n, desc="tiles", unit="tile", leave=False, disable=not self.progress or n < 2)
         with bar:
             buf = np.empty((s * h, s * w, c), dtype)
-            if split and self.tail_halo is not None and self.tail_tile is not None:
+            if split is not None:
+                halo, tail_tile = split
                 out = upscale_split(
                     trunk=self._trunk_fn,
                     tail=self._tail_fn,
-                    halo=self.tail_halo,
+                    halo=halo,
                     x=rgb,
                     scale=s,
                     out=buf,
                     tile=tile,
                     tile_pad=self.tile_pad,
-                    tail_tile=self.tail_tile,
+                    tail_tile=tail_tile,
                     on_tile=bar.update,
                     on_band=bar.update,
                 )
