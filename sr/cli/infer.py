@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         try:
             upscaler.upscale_file(job.src, job.dst, overwrite=args.overwrite, quality=args.quality)
+        except KeyboardInterrupt:  # outputs are written atomically: the one in progress never appears
+            fail(PROG, f"interrupted during {job.src}: {ok} written, {job.dst} not written", code=130)
         except (ImageReadError, ImageWriteError, ValueError, RuntimeError, OSError) as exc:
             failed += 1
             _notice(f"failed {job.src}: {exc}")

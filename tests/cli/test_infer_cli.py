@@ -167,6 +167,30 @@ def test_killed_run_leaves_no_broken_output(tmp_path):
             dst.unlink()
 
 
+def test_ctrl_c_is_a_clean_exit_naming_what_was_written(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during the second of two images: exit 130 and a one-line message, the first output kept,
+    the second never written, the inputs untouched (KeyboardInterrupt raised where the upscaling runs)."""
+    from sr.inference.upscaler import Upscaler
+
+    a, b = image(tmp_path / "a.png"), image(tmp_path / "b.png")
+    real = Upscaler.upscale_planes
+    calls = []
+
+    def interrupt_second(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Upscaler, "upscale_planes", interrupt_second)
+    assert run([str(a), str(b), "--model", "bicubic", "--scale", "2", "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted during {b}: 1 written, {tmp_path / 'b_x2.png'} not written" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "a_x2.png").is_file() and not (tmp_path / "b_x2.png").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a_x2.png", "b.png"]
+
+
 def test_errors_for_fp16_on_cpu_and_missing_model(tmp_path, capsys):
     src = image(tmp_path / "a.png")
     assert (
