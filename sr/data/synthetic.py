@@ -26,7 +26,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont, features
 
-from sr.cli.common import fail
 from sr.data.imageio import ImageWriteError, write_image
 
 SUPERSAMPLE = 2
@@ -188,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         paths = build_synthetic(args.out_dir, args.count, args.size, args.seed)
     except (ImageWriteError, RuntimeError) as e:  # a file that cannot be written; Pillow without FreeType
-        fail(parser.prog, str(e), code=1)
+        parser.exit(1, f"{parser.prog}: error: {e}\n")  # exit 1: not a usage error
     except ValueError as e:  # a bad argument (ImageWriteError is one too, hence caught first)
         parser.error(str(e))  # usage error, exit 2
     for path in paths:

@@ -60,6 +60,11 @@ _LUMA = (0.299, 0.587, 0.114)  # MATLAB rgb2ycbcr's Y row (65.481, 128.553, 24.9
 T = TypeVar("T")
 
 
+def _is_count(v: object) -> bool:
+    """An int >= 0 and not a bool (``True`` is an int to Python, never a tile size here)."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
 def fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """``rgb`` ``(C, h, w)`` with every pixel of ``alpha == 0`` given the colour of its nearest pixel
     with ``alpha > 0`` (Euclidean distance, OpenCV's exact distance transform). Unchanged if no pixel
@@ -105,10 +110,12 @@ class Upscaler:
     ) -> None:
         self.device = pick_device(device) if isinstance(device, str) else device
         self.dtype = precision_dtype(precision, self.device)
-        if tile != "auto" and (not isinstance(tile, int) or tile < 0):
+        if tile != "auto" and (not _is_count(tile)):
             raise ValueError(f"tile must be a size >= 0 (0: no tiling) or 'auto', got {tile!r}")
-        if tile_pad < 0:
-            raise ValueError(f"tile_pad must be >= 0, got {tile_pad}")
+        if not _is_count(tile_pad):
+            raise ValueError(f"tile_pad must be an int >= 0, got {tile_pad!r}")
+        if not isinstance(split, bool):
+            raise ValueError(f"split must be True or False, got {split!r}")
         if outscale is not None and not outscale > 0:
             raise ValueError(f"outscale must be > 0, got {outscale}")
         module = resolve_model(model, scale, net_opt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 import numpy as np
 import pytest
@@ -162,6 +163,23 @@ def test_bf16_on_a_cpu_without_native_bf16_warns(caplog):
     with caplog.at_level(logging.WARNING, logger="sr.device"):
         Upscaler(tiny_rrdb(), precision="fp32", device="cpu", tile=0)
     assert not caplog.records
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"tile": -1}, "tile must be a size >= 0 (0: no tiling) or 'auto', got -1"),
+        ({"tile": True}, "tile must be a size >= 0 (0: no tiling) or 'auto', got True"),
+        ({"tile": "big"}, "tile must be a size >= 0 (0: no tiling) or 'auto', got 'big'"),
+        ({"tile_pad": -2}, "tile_pad must be an int >= 0, got -2"),
+        ({"tile_pad": 4.5}, "tile_pad must be an int >= 0, got 4.5"),
+        ({"split": "no"}, "split must be True or False, got 'no'"),
+        ({"outscale": 0}, "outscale must be > 0, got 0"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Upscaler(tiny_rrdb(), device="cpu", **kwargs)
 
 
 def test_model_errors(tmp_path):
