@@ -46,7 +46,7 @@ def test_reuse_freed_memory_cuts_page_faults_of_repeated_allocations() -> None:
 
     Not compared with a run without the setting: glibc's own dynamic mmap threshold sometimes reuses
     these pages too (one run in six here: 54,932 faults instead of 547,924), so that run varies."""
-    pages_touched = 40 * 2 * (48 * 416 * 352 * 4 // 4096)  # 571,920
+    pages_touched = 40 * 2 * (48 * 416 * 352 * 4 // 4096)  # 549,120
     run = subprocess.run([sys.executable, "-c", ALLOCATE, "1"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     with_ = int(run.stdout)
