@@ -1,9 +1,9 @@
 """Package a trained checkpoint as sr's bundled default model.
 
-    python tools/package_default_model.py experiments/default_stage7_x234/models/net_g_500.pth
+    python tools/package_default_model.py experiments/default_stage8_x234/models/net_g_600.pth
 
 Reads the checkpoint the default model's recipes wrote (``sr-train -opt options/default_x234.yml``, then
-``options/default_stage2_x234.yml`` ... ``default_stage7_x234.yml``, each from the previous stage's
+``options/default_stage2_x234.yml`` ... ``default_stage8_x234.yml``, each from the previous stage's
 result) (``params_ema`` when present, else ``params``), checks that it is a multi-scale generator with
 the default's scales, and writes it as
 ``sr/inference/weights/default_x234.safetensors`` (``--out``): safetensors (no pickle), the architecture

@@ -2,7 +2,7 @@
 default``) and ``Upscaler(model="default")`` load.
 
 It is a multi-scale MSRResNet-style network (x2, x3, x4) trained by ``sr-train -opt
-options/default_x234.yml``, then ``options/default_stage2_x234.yml`` ... ``default_stage7_x234.yml``
+options/default_x234.yml``, then ``options/default_stage2_x234.yml`` ... ``default_stage8_x234.yml``
 (each fine-tuning the previous stage's result) and packaged by ``tools/package_default_model.py``;
 ``MODEL_CARD.md`` has its data, compute, results and limits. It ships as package data (a safetensors
 file with the architecture in its metadata), found through ``importlib.resources``: wherever sr is
