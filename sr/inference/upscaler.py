@@ -110,7 +110,7 @@ class Upscaler:
     ) -> None:
         self.device = pick_device(device) if isinstance(device, str) else device
         self.dtype = precision_dtype(precision, self.device)
-        if tile != "auto" and (not _is_count(tile)):
+        if tile != "auto" and not _is_count(tile):
             raise ValueError(f"tile must be a size >= 0 (0: no tiling) or 'auto', got {tile!r}")
         if not _is_count(tile_pad):
             raise ValueError(f"tile_pad must be an int >= 0, got {tile_pad!r}")
