@@ -1,11 +1,11 @@
 """Package a trained checkpoint as sr's bundled default model.
 
-    python tools/package_default_model.py experiments/default_stage8_x234/models/net_g_600.pth
+    python tools/package_default_model.py experiments/default_stage11_x234/models/net_g_10000.pth
 
 Reads the checkpoint the default model's recipes wrote (``sr-train -opt options/default_x234.yml``, then
 ``options/default_stage2_x234.yml`` ... ``default_stage8_x234.yml``, each from the previous stage's
-result) (``params_ema`` when present, else ``params``), checks that it is a multi-scale generator with
-the default's scales, and writes it as
+result, then ``default_stage11_x234.yml`` from stage 8's) (``params_ema`` when present, else
+``params``), checks that it is a multi-scale generator with the default's scales, and writes it as
 ``sr/inference/weights/default_x234.safetensors`` (``--out``): safetensors (no pickle), the architecture
 in the metadata, written atomically. Before reporting success it reloads the written file and checks
 that it upscales a test image at every scale exactly as the source checkpoint does, and that it fits the
