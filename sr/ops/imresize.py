@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -122,7 +123,11 @@ def _sparse_matrix(
         [(rows + offsets * out_length).reshape(-1), (cols + offsets * in_length).reshape(-1)]
     )
     shape = (planes * out_length, planes * in_length)
-    m = torch.sparse_coo_tensor(coords, values.repeat(planes), shape, check_invariants=False)
+    with warnings.catch_warnings():
+        # some torch releases (2.11 seen, in every sr-train process) warn that the checks are "implicitly
+        # disabled" even when check_invariants=False says so; this matrix is well-formed by construction
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+        m = torch.sparse_coo_tensor(coords, values.repeat(planes), shape, check_invariants=False)
     return m.coalesce()
 
 

@@ -4,6 +4,9 @@ reproduction of the published bicubic tables in tests/cli/test_eval_tables.py.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -89,3 +92,14 @@ def test_torch_baseline_is_honestly_different_from_matlab():
     assert (ours - theirs).abs().max() > 1e-3  # a = -0.75 and edge handling differ
     with pytest.raises(ValueError, match="unknown torch resize mode"):
         resize_torch(x, (32, 32), "lanczos")
+
+
+def test_building_a_resize_matrix_warns_nothing():
+    # a fresh process: torch warns once per process, so an earlier test may have used the warning up.
+    # torch 2.11 (seen on a GPU machine) warned here on every sr-train start despite check_invariants=False
+    code = "import torch; from sr.ops.imresize import imresize; imresize(torch.rand(1, 3, 9, 9), 1 / 3)"
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
