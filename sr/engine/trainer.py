@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -206,7 +208,8 @@ class Trainer:
         it = start
         with StopRequested() as stop:
             for it in range(start + 1, total + 1):
-                batch = next(batches)
+                with self._kept_on_error(model, validator, "reading the data", it, keep=it - 1, start=start):
+                    batch = next(batches)  # a corrupt image read lazily fails here
                 shares.count(batch)
                 lrs = model.learning_rates()  # the rates this iteration uses
                 try:
@@ -224,7 +227,8 @@ class Trainer:
                             log.info("realised source shares: %s", shares.text())
                             tb.scalars("data", shares.realised(), it)
                 if opt.val is not None and val_loaders and it % opt.val.val_freq == 0:
-                    self._validate(model, validator, val_loaders, it, tb)
+                    with self._kept_on_error(model, validator, "validation", it, keep=it, start=start):
+                        self._validate(model, validator, val_loaders, it, tb)
                 stopping = stop.agreed(ctx)
                 if it % opt.logger.save_checkpoint_freq == 0 or it == total or stopping:
                     self._save(model, validator, it)
@@ -238,12 +242,35 @@ class Trainer:
 
     def _save(self, model: SRModel, validator: Validator, it: int) -> None:
         if self.ctx.is_main:
-            model.save_weights(self.models_dir, str(it))
-            extra = {"best": validator.tracker.state_dict()}
-            path = save_state(self.states_dir, it, model.state_dict(), extra)
-            prune_states(self.states_dir, self.opt.logger.keep_last)
-            log.info("saved %s", path)
+            self._write_checkpoint(model, validator, it)
         self.ctx.barrier()
+
+    @contextmanager
+    def _kept_on_error(
+        self, model: SRModel, validator: Validator, what: str, it: int, *, keep: int, start: int
+    ) -> Iterator[None]:
+        """On an error inside (a corrupt image, say) rank 0 saves the state of iteration ``keep``, whose
+        weights are sound, before the error ends the run; nothing new to save when ``keep`` is ``start``."""
+        try:
+            yield
+        except Exception:
+            if self.ctx.is_main and keep > start:
+                self._write_checkpoint(model, validator, keep)
+                log.error(
+                    "%s at iteration %d failed; iteration %d is saved: fix it, then --auto-resume",
+                    what,
+                    it,
+                    keep,
+                )
+            raise
+
+    def _write_checkpoint(self, model: SRModel, validator: Validator, it: int) -> None:
+        """Weights and training state of iteration ``it`` (rank 0's work; no barrier)."""
+        model.save_weights(self.models_dir, str(it))
+        extra = {"best": validator.tracker.state_dict()}
+        path = save_state(self.states_dir, it, model.state_dict(), extra)
+        prune_states(self.states_dir, self.opt.logger.keep_last)
+        log.info("saved %s", path)
 
     def _validate(
         self, model: SRModel, validator: Validator, loaders: dict[str, Any], it: int, tb: TensorBoard

@@ -138,6 +138,48 @@ def test_image_unreadable_in_a_worker_is_named_in_one_line(tmp_path: Path, capsy
     assert line.startswith("sr-train: error: ") and "img_002.png" in line and "DataLoader" not in line
 
 
+def test_corrupt_validation_image_is_named_and_the_iteration_kept(tmp_path: Path, capsys):
+    """Validation at 3 meets a cut-off PNG: the error names it, and the state of iteration 3 is saved
+    although checkpoints are due only at 6, so the run continues once the file is fixed."""
+    opt = tiny_options(tmp_path, logger__save_checkpoint_freq=6)
+    bad = Path(opt["datasets"]["val"]["dataroot_gt"]) / "img_001.png"
+    good = bad.read_bytes()
+    bad.write_bytes(good[:-20])
+    yml = write_options(tmp_path / "bad_val.yml", opt)
+    assert run(yml) == 2
+    assert "img_001.png" in capsys.readouterr().err
+    states = tmp_path / "experiments" / "tiny" / "training_states"
+    assert sorted(p.name for p in states.iterdir()) == ["3.state"]
+    bad.write_bytes(good)
+    assert run(yml, "--auto-resume") == 0
+    assert (states / "6.state").is_file()
+
+
+def test_corrupt_training_image_read_late_keeps_the_last_iteration_exactly(tmp_path: Path, capsys):
+    """A training image cut off after iteration 3 fails when iteration 6 reads it (seed 3, no workers:
+    the same order every run): iteration 5 is saved though checkpoints are not due, and once the file is
+    fixed the run finishes bit-identical to one never interrupted."""
+    opt = tiny_options(tmp_path, logger__save_checkpoint_freq=100)
+    opt["val"] = None
+    del opt["datasets"]["val"]
+    assert run(write_options(tmp_path / "whole.yml", {**opt, "name": "whole"})) == 0
+    parts = write_options(tmp_path / "parts.yml", {**opt, "name": "parts"})
+    assert run(parts, "--set", "train.total_iter=3") == 0
+    bad = Path(opt["datasets"]["train"]["dataroot_gt"]) / "img_003.png"
+    good = bad.read_bytes()
+    bad.write_bytes(good[:-20])
+    assert run(parts, "--auto-resume") == 2
+    assert "img_003.png" in capsys.readouterr().err
+    states = tmp_path / "experiments" / "parts" / "training_states"
+    assert sorted(p.name for p in states.iterdir()) == ["3.state", "5.state"]
+    bad.write_bytes(good)
+    assert run(parts, "--auto-resume") == 0
+    whole = load_state(tmp_path / "experiments" / "whole" / "training_states" / "6.state")["model"]
+    resumed = load_state(states / "6.state")["model"]
+    for part in ("net_g", "ema"):
+        assert all(torch.equal(whole[part][k], resumed[part][k]) for k in whole[part]), part
+
+
 def test_validation_sets_and_best_model(tmp_path: Path):
     opt = tiny_options(tmp_path)
     opt["datasets"]["val_2"] = {
