@@ -15,6 +15,16 @@ import torch.distributed as dist
 from sr.device import pick_device
 
 
+def _import_dynamo_first() -> None:
+    """Import ``torch._dynamo`` before the process group exists. DDP's constructor imports it; when
+    that first import comes after ``init_process_group``, the group is never freed (seen with torch
+    2.14.1): ``destroy_process_group`` leaves its gloo threads running into interpreter shutdown,
+    the likely cause of a finished run's rank aborting at exit ("terminate called without an active
+    exception", SIGABRT; once in CI). Imported first, the group and its threads go at ``close()``,
+    which tests/engine/test_ddp.py checks."""
+    import torch._dynamo  # noqa: F401
+
+
 @dataclass(frozen=True)
 class DistContext:
     rank: int
@@ -36,6 +46,7 @@ class DistContext:
         if use_cuda:
             torch.cuda.set_device(dev)
         if world > 1 and not dist.is_initialized():
+            _import_dynamo_first()
             chosen = ("nccl" if use_cuda else "gloo") if backend == "auto" else backend
             dist.init_process_group(chosen, rank=rank, world_size=world)
         return cls(rank, local, world, dev)

@@ -42,6 +42,9 @@ def test_two_processes_agree_and_match_one_process_with_the_combined_batch(tmp_p
     r0, r1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k  # DDP keeps the replicas identical
+    for rank in (0, 1):  # closing the group stopped its threads (see sr.engine.dist._import_dynamo_first)
+        threads = out / f"threads{rank}.txt"
+        assert not threads.exists() or threads.read_text() == "", threads.read_text()
     # rank 0 alone wrote the run folder
     assert (tmp_path / "experiments" / "ddp" / "training_states" / "6.state").is_file()
 
