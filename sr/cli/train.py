@@ -16,7 +16,7 @@ from sr.checkpoints import CheckpointError
 from sr.checkpoints.pretrained import MissingWeightsError
 from sr.cli.common import error_text, fail
 from sr.data.imageio import ImageReadError
-from sr.engine.dist import DistContext
+from sr.engine.dist import DistContext, RankFailedError
 from sr.engine.logger import FORMAT
 from sr.engine.trainer import RunFolderExistsError, train
 from sr.models import NonFiniteLossError
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         CheckpointError,
         MissingWeightsError,
         ImageReadError,
+        RankFailedError,
         FileNotFoundError,
         ValueError,
     ) as exc:

@@ -25,6 +25,10 @@ def _import_dynamo_first() -> None:
     import torch._dynamo  # noqa: F401
 
 
+class RankFailedError(RuntimeError):
+    """Another process of the run failed; its own error names the cause."""
+
+
 @dataclass(frozen=True)
 class DistContext:
     rank: int
@@ -54,6 +58,15 @@ class DistContext:
     def barrier(self) -> None:
         if self.world_size > 1:
             dist.barrier()
+
+    def ranks_with(self, flag: bool) -> list[int]:
+        """The ranks where ``flag`` is true; every rank must call it at the same point."""
+        if self.world_size == 1:
+            return [0] if flag else []
+        flags = torch.zeros(self.world_size, dtype=torch.int32, device=self.device)
+        flags[self.rank] = int(flag)
+        dist.all_reduce(flags)
+        return [r for r, f in enumerate(flags.tolist()) if f]
 
     def mean(self, values: dict[str, float]) -> dict[str, float]:
         """Average logged numbers over ranks (same keys on every rank)."""

@@ -14,19 +14,18 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import torch
-import torch.distributed as dist
 
 from sr.archs import ScaleView, scales_of
 from sr.atomic import atomic_write_bytes
 from sr.checkpoints import CheckpointError, check_checkpoint_file
 from sr.data import build_dataset, build_train_loader, build_val_loader, iterate_forever
-from sr.engine.dist import DistContext
+from sr.engine.dist import DistContext, RankFailedError
 from sr.engine.logger import Progress, TensorBoard, add_file_handler
 from sr.engine.state import latest_state, load_state, prune_states, restore_rng, save_state
 from sr.engine.validate import Validator
@@ -84,11 +83,7 @@ class StopRequested:
 
     def agreed(self, ctx: DistContext) -> bool:
         """Whether any rank was signalled (all ranks must stop at the same iteration)."""
-        if ctx.world_size == 1:
-            return self.signum is not None
-        flag = torch.tensor([0.0 if self.signum is None else 1.0], device=ctx.device)
-        dist.all_reduce(flag)
-        return bool(flag.item() > 0)
+        return bool(ctx.ranks_with(self.signum is not None))
 
 
 class Trainer:
@@ -209,7 +204,7 @@ class Trainer:
         with StopRequested() as stop:
             for it in range(start + 1, total + 1):
                 with self._kept_on_error(model, validator, "reading the data", it, keep=it - 1, start=start):
-                    batch = next(batches)  # a corrupt image read lazily fails here
+                    batch = self._next_batch(batches, it)  # a corrupt image read lazily fails here
                 shares.count(batch)
                 lrs = model.learning_rates()  # the rates this iteration uses
                 try:
@@ -239,6 +234,23 @@ class Trainer:
             model.save_weights(self.models_dir, "latest")
         log.info("done: %d iterations; weights in %s", it, self.models_dir)
         return self.run_dir
+
+    def _next_batch(self, batches: Iterator[Any], it: int) -> Any:
+        """The next batch. Under DDP the ranks then agree that each read its batch: when one fails (a
+        corrupt image), the others stop too, rather than wait in the step's collectives until torchrun
+        kills them, and rank 0 keeps the last iteration."""
+        try:
+            batch = next(batches)
+        except Exception:
+            with suppress(Exception):  # tell the others; this rank's own error is the one to report
+                self.ctx.ranks_with(True)
+            raise
+        failed = self.ctx.ranks_with(False)
+        if failed:
+            raise RankFailedError(
+                f"iteration {it}: process {failed[0]} could not read its batch (its own error names the file)"
+            )
+        return batch
 
     def _save(self, model: SRModel, validator: Validator, it: int) -> None:
         if self.ctx.is_main:
