@@ -54,16 +54,10 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
     return atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
 
 
-def error_text(exc: BaseException) -> str:
-    """``str(exc)``, or for an error PyTorch re-raised from a DataLoader worker (``Caught X in DataLoader
-    worker process N.`` and the worker's traceback) the original message, its traceback's last line."""
-    text = str(exc)
-    if text.startswith("Caught ") and "\nOriginal Traceback" in text:
-        last = text.rstrip().splitlines()[-1]
-        return last.split(": ", 1)[1] if ": " in last else last
-    return text
+def report(prog: str, message: str) -> None:
+    print(f"{prog}: error: {message}", file=sys.stderr)
 
 
 def fail(prog: str, message: str, code: int = 2) -> None:
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    report(prog, message)
     raise SystemExit(code)

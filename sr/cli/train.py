@@ -14,8 +14,8 @@ from pathlib import Path
 
 from sr.checkpoints import CheckpointError
 from sr.checkpoints.pretrained import MissingWeightsError
-from sr.cli.common import error_text, fail
-from sr.data.imageio import ImageReadError
+from sr.cli.common import fail, report
+from sr.data import ImageReadError, error_text
 from sr.engine.dist import DistContext, RankFailedError
 from sr.engine.logger import FORMAT
 from sr.engine.trainer import RunFolderExistsError, train
@@ -61,11 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     console.setFormatter(logging.Formatter(FORMAT))
     logging.getLogger().addHandler(console)
     logging.getLogger("sr").setLevel(logging.INFO)  # the run's log file gets everything
+    code = 0
     try:
         run_dir = train(opt, ctx, resume=args.resume, auto_resume=args.auto_resume)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; the last training state was saved", file=sys.stderr)
-        return 130
+        code = 130
     except (
         NonFiniteLossError,
         RunFolderExistsError,
@@ -76,10 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         FileNotFoundError,
         ValueError,
     ) as exc:
-        fail(PROG, error_text(exc))
+        report(PROG, error_text(exc))  # before close(): torchrun may stop this process once another ends
+        code = 2
     finally:
+        # the exception is gone by now, and with it the frames holding the DDP model: close() frees the
+        # process group and stops its threads (sr.engine.dist._import_dynamo_first)
         ctx.close()
         logging.getLogger().removeHandler(console)
+    if code:
+        return code
     if ctx.is_main and not args.quiet:
         print(f"{PROG}: finished; run folder {run_dir}", file=sys.stderr)
     return 0

@@ -5,7 +5,7 @@ Importing ``sr.data`` pulls in torch, numpy, OpenCV and Pillow, not TensorBoard 
 
 from sr.data.datasets import HRImageDataset, PairedImageDataset, build_dataset
 from sr.data.imageio import ImageReadError
-from sr.data.loader import build_train_loader, build_val_loader, iterate_forever
+from sr.data.loader import build_train_loader, build_val_loader, error_text, iterate_forever
 from sr.data.mixed import MixedSourceDataset
 from sr.data.sampler import MixedBatchSampler, TrainSampler
 from sr.data.sources import DatasetError
@@ -21,5 +21,6 @@ __all__ = [
     "build_dataset",
     "build_train_loader",
     "build_val_loader",
+    "error_text",
     "iterate_forever",
 ]

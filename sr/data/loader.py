@@ -159,3 +159,13 @@ def build_val_loader(dataset: Dataset, *, num_workers: int = 0) -> DataLoader:
         num_workers=num_workers,
         pin_memory=torch.cuda.is_available(),
     )
+
+
+def error_text(exc: BaseException) -> str:
+    """``str(exc)``, or for an error PyTorch re-raised from a DataLoader worker (``Caught X in DataLoader
+    worker process N.`` and the worker's traceback) the original message, its traceback's last line."""
+    text = str(exc)
+    if text.startswith("Caught ") and "\nOriginal Traceback" in text:
+        last = text.rstrip().splitlines()[-1]
+        return last.split(": ", 1)[1] if ": " in last else last
+    return text

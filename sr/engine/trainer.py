@@ -24,7 +24,7 @@ import torch
 from sr.archs import ScaleView, scales_of
 from sr.atomic import atomic_write_bytes
 from sr.checkpoints import CheckpointError, check_checkpoint_file
-from sr.data import build_dataset, build_train_loader, build_val_loader, iterate_forever
+from sr.data import build_dataset, build_train_loader, build_val_loader, error_text, iterate_forever
 from sr.engine.dist import DistContext, RankFailedError
 from sr.engine.logger import Progress, TensorBoard, add_file_handler
 from sr.engine.state import latest_state, load_state, prune_states, restore_rng, save_state
@@ -94,6 +94,7 @@ class Trainer:
         self.states_dir = self.run_dir / "training_states"
         self.resume_path = Path(resume) if resume else None
         self.model: SRModel | None = None  # built by fit()
+        self._saved_iter = -1  # the iteration rank 0 last wrote a checkpoint of
         if opt.deterministic:
             torch.use_deterministic_algorithms(True)
             torch.backends.cudnn.benchmark = False
@@ -203,7 +204,9 @@ class Trainer:
         it = start
         with StopRequested() as stop:
             for it in range(start + 1, total + 1):
-                with self._kept_on_error(model, validator, "reading the data", it, keep=it - 1, start=start):
+                with self._kept_on_error(
+                    model, validator, "reading the data", it, keep=it - 1, start=start, every_rank=True
+                ):
                     batch = self._next_batch(batches, it)  # a corrupt image read lazily fails here
                 shares.count(batch)
                 lrs = model.learning_rates()  # the rates this iteration uses
@@ -247,9 +250,8 @@ class Trainer:
             raise
         failed = self.ctx.ranks_with(False)
         if failed:
-            raise RankFailedError(
-                f"iteration {it}: process {failed[0]} could not read its batch (its own error names the file)"
-            )
+            ranks = f"rank{'s' if len(failed) > 1 else ''} {', '.join(map(str, failed))}"
+            raise RankFailedError(f"iteration {it}: {ranks} could not read a batch; the error there says why")
         return batch
 
     def _save(self, model: SRModel, validator: Validator, it: int) -> None:
@@ -259,21 +261,36 @@ class Trainer:
 
     @contextmanager
     def _kept_on_error(
-        self, model: SRModel, validator: Validator, what: str, it: int, *, keep: int, start: int
+        self,
+        model: SRModel,
+        validator: Validator,
+        what: str,
+        it: int,
+        *,
+        keep: int,
+        start: int,
+        every_rank: bool = False,
     ) -> Iterator[None]:
         """On an error inside (a corrupt image, say) rank 0 saves the state of iteration ``keep``, whose
-        weights are sound, before the error ends the run; nothing new to save when ``keep`` is ``start``."""
+        weights are sound, before the error ends the run; nothing new to save when ``keep`` is ``start``.
+        ``every_rank``: all ranks meet the error (they agreed on it), and wait for that save before ending,
+        so that torchrun, which stops the others once one process ends, cannot cut it short."""
         try:
             yield
-        except Exception:
+        except Exception as exc:
             if self.ctx.is_main and keep > start:
-                self._write_checkpoint(model, validator, keep)
+                if keep != self._saved_iter:  # not when it was just due as a checkpoint
+                    self._write_checkpoint(model, validator, keep)
                 log.error(
-                    "%s at iteration %d failed; iteration %d is saved: fix it, then --auto-resume",
+                    "%s at iteration %d failed: %s; iteration %d is saved: fix it, then --auto-resume",
                     what,
                     it,
+                    error_text(exc),
                     keep,
                 )
+            if every_rank:
+                with suppress(Exception):  # the error above is the one to report
+                    self.ctx.barrier()
             raise
 
     def _write_checkpoint(self, model: SRModel, validator: Validator, it: int) -> None:
@@ -282,6 +299,7 @@ class Trainer:
         extra = {"best": validator.tracker.state_dict()}
         path = save_state(self.states_dir, it, model.state_dict(), extra)
         prune_states(self.states_dir, self.opt.logger.keep_last)
+        self._saved_iter = it
         log.info("saved %s", path)
 
     def _validate(

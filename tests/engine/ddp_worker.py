@@ -1,15 +1,15 @@
 """Run by torchrun in test_ddp.py: train the options file ``argv[1]`` and save this rank's final
 generator weights to ``argv[2]/rank<R>.pt`` (rank 0 also writes the run folder as usual). After the
 process group is closed it writes the names of the gloo threads still running to
-``argv[2]/threads<R>.txt`` (Linux only): none should be, or they can abort the process at exit."""
+``argv[2]/threads<R>.txt``: none should be, or they can abort the process at exit."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import torch
+from engine_helpers import gloo_threads
 
 from sr.engine.dist import DistContext
 from sr.engine.trainer import Trainer
@@ -24,16 +24,9 @@ def train_and_save(ctx: DistContext, options: str, out: Path) -> None:
     # the trainer (its DDP model holds the process group) goes on return, as in sr-train
 
 
-def gloo_threads() -> list[str]:
-    tasks = Path("/proc/self/task")
-    names = [(t / "comm").read_text().strip() for t in tasks.iterdir()] if tasks.is_dir() else []
-    return [n for n in names if "gloo" in n]
-
-
 if __name__ == "__main__":
     out = Path(sys.argv[2])
     ctx = DistContext.from_env("gloo", "cpu")
     train_and_save(ctx, sys.argv[1], out)
     ctx.close()
-    if os.path.isdir("/proc/self/task"):
-        (out / f"threads{ctx.rank}.txt").write_text("\n".join(gloo_threads()))
+    (out / f"threads{ctx.rank}.txt").write_text("\n".join(gloo_threads()))

@@ -70,3 +70,15 @@ def tiny_options(tmp_path: Path, **changes) -> dict:
 def write_options(path: Path, opt: dict) -> Path:
     path.write_text(yaml.safe_dump(opt, sort_keys=False))
     return path
+
+
+def gloo_threads() -> list[str]:
+    """The names of this process's gloo threads (Linux: ``/proc``; elsewhere none are seen)."""
+    names = []
+    tasks = Path("/proc/self/task")
+    for task in tasks.iterdir() if tasks.is_dir() else []:
+        try:
+            names.append((task / "comm").read_text().strip())
+        except OSError:  # the thread ended meanwhile
+            continue
+    return [n for n in names if "gloo" in n]

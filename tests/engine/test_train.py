@@ -180,6 +180,26 @@ def test_corrupt_training_image_read_late_keeps_the_last_iteration_exactly(tmp_p
         assert all(torch.equal(whole[part][k], resumed[part][k]) for k in whole[part]), part
 
 
+def test_a_read_failing_just_after_a_checkpoint_does_not_write_it_again(tmp_path: Path, capsys):
+    """As above (img_003 first read at iteration 6), with checkpoints due every 5: iteration 5 was just
+    saved, so the error keeps it as it is and writes nothing."""
+    opt = tiny_options(tmp_path, logger__save_checkpoint_freq=5)
+    opt["val"] = None
+    del opt["datasets"]["val"]
+    parts = write_options(tmp_path / "parts.yml", {**opt, "name": "parts"})
+    assert run(parts, "--set", "train.total_iter=3") == 0
+    bad = Path(opt["datasets"]["train"]["dataroot_gt"]) / "img_003.png"
+    bad.write_bytes(bad.read_bytes()[:-20])
+    assert run(parts, "--auto-resume") == 2
+    assert "img_003.png" in capsys.readouterr().err
+    run_dir = tmp_path / "experiments" / "parts"
+    assert sorted(p.name for p in (run_dir / "training_states").iterdir()) == ["3.state", "5.state"]
+    logs = "".join(f.read_text() for f in run_dir.glob("train_*.log"))
+    assert logs.count("5.state") == 1, logs
+    assert "reading the data at iteration 6 failed: " in logs and "img_003.png" in logs
+    assert "iteration 5 is saved" in logs
+
+
 def test_validation_sets_and_best_model(tmp_path: Path):
     opt = tiny_options(tmp_path)
     opt["datasets"]["val_2"] = {
