@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import torch
-from engine_helpers import gloo_threads
+from engine_helpers import record_gloo_threads
 
 from sr.engine.dist import DistContext
 from sr.engine.trainer import Trainer
@@ -29,4 +29,4 @@ if __name__ == "__main__":
     ctx = DistContext.from_env("gloo", "cpu")
     train_and_save(ctx, sys.argv[1], out)
     ctx.close()
-    (out / f"threads{ctx.rank}.txt").write_text("\n".join(gloo_threads()))
+    record_gloo_threads(out, ctx.rank)

@@ -82,3 +82,8 @@ def gloo_threads() -> list[str]:
         except OSError:  # the thread ended meanwhile
             continue
     return [n for n in names if "gloo" in n]
+
+
+def record_gloo_threads(folder: Path, rank: int) -> None:
+    """Write :func:`gloo_threads` to ``folder/threads<rank>.txt`` (read by test_ddp.py)."""
+    (folder / f"threads{rank}.txt").write_text("\n".join(gloo_threads()))

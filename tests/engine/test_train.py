@@ -155,14 +155,13 @@ def test_corrupt_validation_image_is_named_and_the_iteration_kept(tmp_path: Path
     assert (states / "6.state").is_file()
 
 
-def test_corrupt_training_image_read_late_keeps_the_last_iteration_exactly(tmp_path: Path, capsys):
-    """A training image cut off after iteration 3 fails when iteration 6 reads it (seed 3, no workers:
-    the same order every run): iteration 5 is saved though checkpoints are not due, and once the file is
-    fixed the run finishes bit-identical to one never interrupted."""
-    opt = tiny_options(tmp_path, logger__save_checkpoint_freq=100)
+def fail_at_6_on_img_003(tmp_path: Path, capsys, save_every: int) -> tuple[dict, Path, bytes]:
+    """Train "parts" to 3, cut img_003 off: the resumed run fails when iteration 6 reads it (seed 3, no
+    workers: the same order every run), naming it, and 5.state is there. Returns the options, the cut
+    image and its good bytes."""
+    opt = tiny_options(tmp_path, logger__save_checkpoint_freq=save_every)
     opt["val"] = None
     del opt["datasets"]["val"]
-    assert run(write_options(tmp_path / "whole.yml", {**opt, "name": "whole"})) == 0
     parts = write_options(tmp_path / "parts.yml", {**opt, "name": "parts"})
     assert run(parts, "--set", "train.total_iter=3") == 0
     bad = Path(opt["datasets"]["train"]["dataroot_gt"]) / "img_003.png"
@@ -172,29 +171,27 @@ def test_corrupt_training_image_read_late_keeps_the_last_iteration_exactly(tmp_p
     assert "img_003.png" in capsys.readouterr().err
     states = tmp_path / "experiments" / "parts" / "training_states"
     assert sorted(p.name for p in states.iterdir()) == ["3.state", "5.state"]
+    return opt, bad, good
+
+
+def test_corrupt_training_image_read_late_keeps_the_last_iteration_exactly(tmp_path: Path, capsys):
+    """Iteration 5 is saved though checkpoints are not due, and once the file is fixed the run finishes
+    bit-identical to one never interrupted."""
+    opt, bad, good = fail_at_6_on_img_003(tmp_path, capsys, save_every=100)
     bad.write_bytes(good)
-    assert run(parts, "--auto-resume") == 0
+    assert run(tmp_path / "parts.yml", "--auto-resume") == 0
+    assert run(write_options(tmp_path / "whole.yml", {**opt, "name": "whole"})) == 0
     whole = load_state(tmp_path / "experiments" / "whole" / "training_states" / "6.state")["model"]
-    resumed = load_state(states / "6.state")["model"]
+    resumed = load_state(tmp_path / "experiments" / "parts" / "training_states" / "6.state")["model"]
     for part in ("net_g", "ema"):
         assert all(torch.equal(whole[part][k], resumed[part][k]) for k in whole[part]), part
 
 
 def test_a_read_failing_just_after_a_checkpoint_does_not_write_it_again(tmp_path: Path, capsys):
-    """As above (img_003 first read at iteration 6), with checkpoints due every 5: iteration 5 was just
-    saved, so the error keeps it as it is and writes nothing."""
-    opt = tiny_options(tmp_path, logger__save_checkpoint_freq=5)
-    opt["val"] = None
-    del opt["datasets"]["val"]
-    parts = write_options(tmp_path / "parts.yml", {**opt, "name": "parts"})
-    assert run(parts, "--set", "train.total_iter=3") == 0
-    bad = Path(opt["datasets"]["train"]["dataroot_gt"]) / "img_003.png"
-    bad.write_bytes(bad.read_bytes()[:-20])
-    assert run(parts, "--auto-resume") == 2
-    assert "img_003.png" in capsys.readouterr().err
-    run_dir = tmp_path / "experiments" / "parts"
-    assert sorted(p.name for p in (run_dir / "training_states").iterdir()) == ["3.state", "5.state"]
-    logs = "".join(f.read_text() for f in run_dir.glob("train_*.log"))
+    """With checkpoints due every 5, iteration 5 was just saved, so the error keeps it as it is and
+    writes nothing."""
+    fail_at_6_on_img_003(tmp_path, capsys, save_every=5)
+    logs = "".join(f.read_text() for f in (tmp_path / "experiments" / "parts").glob("train_*.log"))
     assert logs.count("5.state") == 1, logs
     assert "reading the data at iteration 6 failed: " in logs and "img_003.png" in logs
     assert "iteration 5 is saved" in logs

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine_helpers import gloo_threads
+from engine_helpers import record_gloo_threads
 
 from sr.cli.train import main
 from sr.engine.dist import DistContext
@@ -17,7 +17,7 @@ close = DistContext.close
 
 def close_and_record(ctx: DistContext) -> None:
     close(ctx)
-    (Path(sys.argv[1]) / f"threads{ctx.rank}.txt").write_text("\n".join(gloo_threads()))
+    record_gloo_threads(Path(sys.argv[1]), ctx.rank)
 
 
 if __name__ == "__main__":
