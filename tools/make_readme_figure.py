@@ -1,7 +1,12 @@
-"""The README's before/after crop: a sample photo downscaled x1/4 (MATLAB bicubic), then upscaled x4 by
-bicubic and by the bundled default model, shown next to the original.
+"""The README's before/after crops: a sample photo downscaled x1/4 (MATLAB bicubic), then upscaled x4 by
+bicubic and by the bundled models, shown next to the original.
 
     python tools/make_readme_figure.py [--sample astronaut] [--box TOP LEFT SIZE] [--out PATH]
+    python tools/make_readme_figure.py --gan [--sample ...]   # the perception-distortion figure
+
+``--gan`` shows bicubic, the default (PSNR) model, its network interpolations with ``default-gan`` at
+alpha 0.5 and 0.8 (``sr-infer --alpha``), ``default-gan`` and the original (default out:
+``docs/assets/gan_x4_<sample>.png``). The samples were never used to train either model.
 
 Writes one PNG (default ``docs/assets/default_x4_<sample>.png``): four panels of the same ``SIZE``-pixel
 square of the HR image -- the LR input (pixels enlarged 4x), bicubic, ``sr`` default model, original --
@@ -49,6 +54,22 @@ def panels(sample: str, top: int, left: int, size: int, scale: int = 4) -> list[
     ]
 
 
+def gan_panels(sample: str, top: int, left: int, size: int, scale: int = 4) -> list[tuple[str, np.ndarray]]:
+    hr = load_sample(sample)
+    if hr.shape[0] == 1:
+        hr = hr.expand(3, -1, -1)
+    lr = imresize(hr, 1 / scale).clamp(0, 1)
+    box = (slice(None), slice(top, top + size), slice(left, left + size))
+    models = [
+        ("bicubic", Upscaler("bicubic", scale=scale, tile=0)),
+        ("default (PSNR)", Upscaler("default", scale=scale)),
+        ("--alpha 0.5", Upscaler("default", scale=scale, alpha=0.5)),
+        ("--alpha 0.8", Upscaler("default", scale=scale, alpha=0.8)),
+        ("default-gan", Upscaler("default-gan", scale=scale)),
+    ]
+    return [(label, to_u8(up.upscale(lr)[box])) for label, up in models] + [("original", to_u8(hr[box]))]
+
+
 def compose(items: list[tuple[str, np.ndarray]], gap: int = 4) -> Image.Image:
     h, w = items[0][1].shape[:2]
     canvas = Image.new("RGB", (len(items) * w + (len(items) - 1) * gap, h + LABEL_H), "white")
@@ -66,10 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--box", type=int, nargs=3, default=(40, 120, 192), metavar=("TOP", "LEFT", "SIZE"))
     # (multiples of the scale keep the LR crop aligned with the HR one)
     p.add_argument("--out", type=Path)
+    p.add_argument("--gan", action="store_true", help="bicubic, default, alpha 0.5/0.8, default-gan, original")
     args = p.parse_args(argv)
-    out = args.out or ROOT / "docs" / "assets" / f"default_x4_{args.sample}.png"
+    kind = "gan" if args.gan else "default"
+    out = args.out or ROOT / "docs" / "assets" / f"{kind}_x4_{args.sample}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    compose(panels(args.sample, *args.box)).save(out, optimize=True)
+    make = gan_panels if args.gan else panels
+    compose(make(args.sample, *args.box)).save(out, optimize=True)
     print(f"{out}: {out.stat().st_size / 1000:.0f} kB")
     return 0
 

@@ -1,12 +1,15 @@
-"""Package a trained checkpoint as sr's bundled default model.
+"""Package a trained checkpoint as one of sr's bundled models (``default`` or ``default-gan``).
 
     python tools/package_default_model.py experiments/default_stage11_x234/models/net_g_10000.pth
+    python tools/package_default_model.py --name default-gan experiments/default_gan_x234/models/net_g_3000.pth
 
 Reads the checkpoint the default model's recipes wrote (``sr-train -opt options/default_x234.yml``, then
 ``options/default_stage2_x234.yml`` ... ``default_stage8_x234.yml``, each from the previous stage's
 result, then ``default_stage11_x234.yml`` from stage 8's) (``params_ema`` when present, else
 ``params``), checks that it is a multi-scale generator with the default's scales, and writes it as
-``sr/inference/weights/default_x234.safetensors`` (``--out``): safetensors (no pickle), the architecture
+``sr/inference/weights/default_x234.safetensors`` (``--name default-gan``: ``default_gan_x234.safetensors``,
+which must also have the default model's architecture and keys, so that the two interpolate; ``--out``
+any other path): safetensors (no pickle), the architecture
 in the metadata, written atomically. Before reporting success it reloads the written file and checks
 that it upscales a test image at every scale exactly as the source checkpoint does, and that it fits the
 package budget (``MAX_BYTES``). Prints the size and the sha256 for MODEL_CARD.md.
@@ -21,16 +24,19 @@ from pathlib import Path
 import torch
 
 from sr.checkpoints import CheckpointError, load_model, read_state_dict, save_checkpoint
+from sr.checkpoints.bundled import BUNDLED, bundled_model_path
 from sr.cli.common import fail
-from sr.inference.default_model import DEFAULT_SCALES, DEFAULT_WEIGHTS
+from sr.inference.default_model import DEFAULT_SCALES
+from sr.inference.interp import check_compatible
 
 PROG = "package_default_model"
-OUT = Path(__file__).resolve().parents[1] / "sr" / "inference" / "weights" / DEFAULT_WEIGHTS
+WEIGHTS = Path(__file__).resolve().parents[1] / "sr" / "inference" / "weights"
 MAX_BYTES = 10 * 1000 * 1000  # the issue's budget for package data: 10 MB
 
 
-def package(src: Path, out: Path) -> tuple[int, str]:
-    """Write ``src`` as the default model at ``out``; return its size in bytes and its sha256."""
+def package(src: Path, out: Path, partner: Path | None = None) -> tuple[int, str]:
+    """Write ``src`` as a bundled model at ``out``; return its size in bytes and its sha256.
+    ``partner``: a checkpoint it must be able to interpolate with (same architecture and keys)."""
     state, meta = read_state_dict(src)
     arch = meta.get("arch")
     if arch is None or tuple(arch.get("scales", ())) != DEFAULT_SCALES:
@@ -38,6 +44,10 @@ def package(src: Path, out: Path) -> tuple[int, str]:
             f"{src}: expected a multi-scale generator with scales {list(DEFAULT_SCALES)} and its "
             f"architecture recorded (a checkpoint sr-train wrote), got {arch}"
         )
+    if partner is not None:
+        other, other_meta = read_state_dict(partner)
+        names = (str(src), str(partner))
+        check_compatible(state, other, psnr_arch=arch, gan_arch=other_meta.get("arch"), names=names)
     tmp = out.with_name(out.name + ".candidate.safetensors")
     save_checkpoint(tmp, state, arch=arch)
     try:
@@ -59,13 +69,16 @@ def package(src: Path, out: Path) -> tuple[int, str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description="Package a checkpoint as sr's default model.")
     p.add_argument("checkpoint", type=Path, help="the trained checkpoint (e.g. net_g_latest.pth)")
-    p.add_argument("--out", type=Path, default=OUT, help=f"where to write it (default: {OUT})")
+    p.add_argument("--name", choices=list(BUNDLED), default="default", help="which bundled model")
+    p.add_argument("--out", type=Path, help=f"where to write it (default: {WEIGHTS}/<the name's file>)")
     args = p.parse_args(argv)
+    out = args.out or WEIGHTS / BUNDLED[args.name]
     try:
-        size, digest = package(args.checkpoint, args.out)
-    except CheckpointError as exc:
+        partner = bundled_model_path("default") if args.name == "default-gan" else None
+        size, digest = package(args.checkpoint, out, partner)
+    except (CheckpointError, ValueError) as exc:
         fail(PROG, str(exc))
-    print(f"{args.out}: {size / 1e6:.2f} MB, sha256 {digest}")
+    print(f"{out}: {size / 1e6:.2f} MB, sha256 {digest}")
     return 0
 
 

@@ -5,6 +5,9 @@ stride-2 stages down to 4x4 and two linear layers; 256x256 input adds a sixth st
 ``VGGStyleDiscriminatorAnySize`` has exactly the keys of the 128 variant (weights are
 interchangeable) but pools the last feature map to 4x4 adaptively, so it accepts any patch of at
 least 32x32, as mixed-resolution training needs.
+
+``forward(x, return_features=True)`` also returns the activation after each stride-2 stage (a list of
+``num_stages`` maps): what the feature-matching loss (``sr.losses.FeatureMatchingLoss``) compares.
 """
 
 from __future__ import annotations
@@ -33,13 +36,22 @@ class _VGGFeatures(nn.Module):
             setattr(self, f"bn{i}_1", nn.BatchNorm2d(c_out, affine=True))
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The activation after each stage (``num_stages`` maps, each half the size of the last)."""
         feat = self.lrelu(self.conv0_0(x))
         feat = self.lrelu(self.bn0_1(self.conv0_1(feat)))
+        out = [feat]
         for i in range(1, self.num_stages):
             feat = self.lrelu(getattr(self, f"bn{i}_0")(getattr(self, f"conv{i}_0")(feat)))
             feat = self.lrelu(getattr(self, f"bn{i}_1")(getattr(self, f"conv{i}_1")(feat)))
-        return feat
+            out.append(feat)
+        return out
+
+    def head(self, feat: torch.Tensor) -> torch.Tensor:
+        """The two linear layers on the flattened ``(N, C, 4, 4)`` map: ``(N, 1)`` logits."""
+        linear1: nn.Linear = self.linear1  # type: ignore[assignment]
+        linear2: nn.Linear = self.linear2  # type: ignore[assignment]
+        return linear2(self.lrelu(linear1(feat.flatten(1))))
 
 
 class VGGStyleDiscriminator(_VGGFeatures):
@@ -56,14 +68,17 @@ class VGGStyleDiscriminator(_VGGFeatures):
         self.linear1 = nn.Linear(num_feat * 8 * 4 * 4, 100)
         self.linear2 = nn.Linear(100, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, return_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         if x.shape[-2:] != (self.input_size, self.input_size):
             raise ValueError(
                 f"VGGStyleDiscriminator built for {self.input_size}x{self.input_size} input, got "
                 f"{tuple(x.shape[-2:])}; use VGGStyleDiscriminatorAnySize for other patch sizes"
             )
-        feat = self.features(x).flatten(1)
-        return self.linear2(self.lrelu(self.linear1(feat)))
+        feats = self.stages(x)
+        logits = self.head(feats[-1])
+        return (logits, feats) if return_features else logits
 
 
 class VGGStyleDiscriminatorAnySize(_VGGFeatures):
@@ -78,11 +93,14 @@ class VGGStyleDiscriminatorAnySize(_VGGFeatures):
         self.linear1 = nn.Linear(num_feat * 8 * 4 * 4, 100)
         self.linear2 = nn.Linear(100, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, return_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         if min(x.shape[-2:]) < self.MIN_SIZE:
             raise ValueError(
                 f"VGGStyleDiscriminatorAnySize needs patches of at least {self.MIN_SIZE}x"
                 f"{self.MIN_SIZE}, got {tuple(x.shape[-2:])}"
             )
-        feat = self.pool(self.features(x)).flatten(1)
-        return self.linear2(self.lrelu(self.linear1(feat)))
+        feats = self.stages(x)
+        logits = self.head(self.pool(feats[-1]))
+        return (logits, feats) if return_features else logits

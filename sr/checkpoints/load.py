@@ -63,8 +63,21 @@ def load_model(
     model is its ``.module``); ``scale`` may be omitted only when the model has a single scale.
     Discriminators and every other problem raise ``CheckpointError`` naming the file.
     """
-    source = str(path)
     state, meta = read_state_dict(path, key=key)
+    return model_from_state(state, meta, source=str(path), net_opt=net_opt, scale=scale)
+
+
+def model_from_state(
+    state: Mapping[str, torch.Tensor],
+    meta: Mapping[str, Any],
+    *,
+    source: str,
+    net_opt: Mapping[str, Any] | None = None,
+    scale: int | None = None,
+) -> nn.Module:
+    """``load_model``'s work after reading: the generator for ``state`` (its architecture from
+    ``meta["arch"]`` when there, else detected), built, loaded strictly, in eval mode; ``source``
+    names it in errors (e.g. weights blended in memory)."""
     undetermined: tuple[str, ...] = ()
     if "arch" in meta:
         kwargs = dict(meta["arch"])

@@ -1,9 +1,14 @@
 """``sr-eval``: score a model (or an interpolation baseline) on benchmark folders, as the papers do.
 
 sr-eval [--model {PATH|default|bicubic|bilinear|nearest|...}] --scale S --data DIR [--data DIR ...]
-        [--protocol y|rgb] [--crop-border N] [--net-opt key=value ...] [--json OUT]
+        [--metrics psnr,ssim[,niqe][,lpips]] [--protocol y|rgb] [--crop-border N]
+        [--net-opt key=value ...] [--json OUT]
         [--save-images DIR] [--spectrum] [--spectrum-dir DIR] [--precision fp32|bf16|fp16]
         [--device auto|cpu|cuda] [--quiet]
+
+``--metrics`` adds NIQE (no reference, lower is better: the MATLAB release's, with its pristine model
+shipped) and LPIPS (AlexNet; needs its ImageNet weights, an error naming the file otherwise) to PSNR
+and SSIM, per image and as means, computed on the same output after the same crop.
 
 ``--spectrum`` adds the spectral diagnostics of :mod:`sr.metrics.spectral` (``hf_error``,
 ``spurious_energy``, ``lf_error``; per image and their means) to the table and the JSON, computed
@@ -30,7 +35,14 @@ from sr.checkpoints import CheckpointError
 from sr.cli.common import fail, parse_net_opt, pick_device, write_json_atomic
 from sr.data.imageio import ImageReadError, ImageWriteError, write_image
 from sr.inference.baselines import BASELINES
-from sr.inference.evaluate import PROTOCOLS, DatasetResult, evaluate_folder
+from sr.inference.evaluate import (
+    METRICS,
+    PROTOCOLS,
+    DatasetResult,
+    evaluate_folder,
+    load_lpips,
+    parse_metrics,
+)
 from sr.inference.loading import PRECISIONS, InPrecision, precision_dtype, resolve_model
 from sr.metrics.spectral import radial_spectra, residual_ratio, spectral_report
 
@@ -58,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         help="folder of HR images (repeatable); its name names the dataset",
+    )
+    p.add_argument(
+        "--metrics",
+        default="psnr,ssim",
+        help=f"comma list of {', '.join(METRICS)} (psnr and ssim are always computed); "
+        "niqe needs no reference, lpips its AlexNet weights",
     )
     p.add_argument(
         "--protocol",
@@ -99,9 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _column(key: str) -> str:
+    if key in SPECTRAL_KEYS:
+        return key.split("_")[0] + "-err" if key.endswith("error") else "spurious"
+    return key.upper()
+
+
 def format_table(result: DatasetResult, quiet: bool, spectrum: bool = False) -> str:
-    keys = SPECTRAL_KEYS if spectrum else ()
-    head = "".join(f" {k.split('_')[0] + '-err' if k.endswith('error') else 'spurious':>9}" for k in keys)
+    keys = (*result.extra_keys(), *(SPECTRAL_KEYS if spectrum else ()))
+    head = "".join(f" {_column(k):>9}" for k in keys)
 
     def row(label: str, v: dict[str, float]) -> str:
         return f"  {label:<14} {v['psnr']:8.4f} {v['ssim']:7.4f}" + "".join(f" {v[k]:9.4f}" for k in keys)
@@ -206,6 +230,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.precision != "fp32" and any(True for _ in model.parameters()):
             model = InPrecision(model, precision_dtype(args.precision, device))
         model = model.to(device)
+        metrics = parse_metrics(args.metrics)
+        lpips = None
+        if "lpips" in metrics:
+            lpips, note = load_lpips(device)
+            if lpips is None:
+                raise ValueError(f"--metrics lpips: {note}")
         for folder in args.data:
             if not folder.is_dir():
                 raise FileNotFoundError(f"--data {folder}: folder not found")
@@ -219,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
             "model": args.model,
             "precision": args.precision,
             "crop_border": crop,
+            "metrics": list(dict.fromkeys(("psnr", "ssim", *metrics))),
             "datasets": {},
         }
         show_bar = sys.stderr.isatty() and not args.quiet
@@ -243,6 +274,8 @@ def main(argv: list[str] | None = None) -> None:
                 on_image=save,
                 progress=bar,
                 on_scored=spectra,
+                niqe="niqe" in metrics,
+                lpips=lpips,
             )
             entry = result.to_dict()
             if spectra is not None and plot_dir is not None:

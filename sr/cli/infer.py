@@ -1,6 +1,7 @@
 """``sr-infer``: upscale image files, folders or globs with a checkpoint (any common format) or a baseline.
 
-sr-infer INPUT [INPUT ...] [-o OUTPUT] [--model PATH|bicubic|default] [--scale S] [--outscale F]
+sr-infer INPUT [INPUT ...] [-o OUTPUT] [--model PATH|bicubic|default|default-gan] [--scale S] [--outscale F]
+         [--alpha A [--gan-model PATH]]
          [--tile N|auto] [--tile-pad P] [--precision fp32|bf16|fp16] [--device auto|cpu|cuda]
          [--suffix TEXT] [--ext png|jpg|webp|same] [--quality Q] [--recursive] [--overwrite]
          [--net-opt key=value ...] [--quiet]
@@ -49,8 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default="default",
-        help=f"checkpoint path (any common format), 'default', or a baseline: {', '.join(sorted(BASELINES))}",
+        help="checkpoint path (any common format), a bundled model ('default': PSNR-oriented; "
+        f"'default-gan': its GAN fine-tune), or a baseline: {', '.join(sorted(BASELINES))}",
     )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        help="ESRGAN network interpolation: upscale with the weights (1 - A) * MODEL + A * GAN_MODEL, "
+        "A in [0, 1] (0.8 = 80%% GAN); with the default model, GAN_MODEL is default-gan",
+    )
+    p.add_argument("--gan-model", help="the GAN checkpoint that --alpha blends MODEL with")
     p.add_argument(
         "--scale", type=int, help="the model's scale (default: read from the model; 4 for the default model)"
     )
@@ -173,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
             device=args.device,
             net_opt=parse_net_opt(args.net_opt),
             progress=show,
+            alpha=args.alpha,
+            gan_model=args.gan_model,
         )
     except (CheckpointError, ValueError, OSError) as exc:
         fail(PROG, str(exc))

@@ -5,7 +5,8 @@ sr-interp PSNR_MODEL GAN_MODEL --alphas 0:1:0.1 -o OUT_DIR [--format pth|safeten
           [--eval DIR [--scale S] [--image-blend]] [--allow-extrapolation] [--overwrite]
           [--net-opt key=value ...] [--device auto|cpu|cuda] [--quiet]
 
-Weights = (1 - alpha) * PSNR_MODEL + alpha * GAN_MODEL (alpha = 0.8 is 80 % GAN).
+Weights = (1 - alpha) * PSNR_MODEL + alpha * GAN_MODEL (alpha = 0.8 is 80 % GAN). Either model may be
+a bundled one by name: ``sr-interp default default-gan --alpha 0.8 -o blend.pth``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from tqdm import tqdm
 
 from sr.archs import SCALE_ARG
 from sr.checkpoints import CheckpointError, save_checkpoint
+from sr.checkpoints.bundled import BUNDLED, resolve_checkpoint
 from sr.cli.common import fail, parse_net_opt, pick_device
 from sr.data.imageio import ImageReadError
+from sr.inference.evaluate import load_lpips, niqe_blocker
 from sr.inference.interp import (
     alpha_filename,
     alpha_label,
@@ -30,7 +33,6 @@ from sr.inference.interp import (
     evaluate_sweep,
     format_table,
     interpolate,
-    load_lpips,
     parse_alphas,
     read_weights,
     sweep,
@@ -48,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="ESRGAN network interpolation: weights = (1 - alpha) * PSNR_MODEL + alpha * GAN_MODEL "
         "(alpha 0.8 = 80% GAN). Reads any supported checkpoint format and key layout; writes sr's format.",
     )
-    p.add_argument("psnr_model", type=Path, metavar="PSNR_MODEL", help="PSNR-oriented model (alpha = 0)")
-    p.add_argument("gan_model", type=Path, metavar="GAN_MODEL", help="GAN model (alpha = 1)")
+    names = " or ".join(BUNDLED)
+    p.add_argument("psnr_model", metavar="PSNR_MODEL", help=f"PSNR-oriented model (alpha = 0), or {names}")
+    p.add_argument("gan_model", metavar="GAN_MODEL", help=f"GAN model (alpha = 1), or {names}")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--alpha", type=float, help="one alpha; -o is a .pth/.pt/.safetensors file")
     which.add_argument(
@@ -110,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             raise ValueError("--image-blend needs --eval DIR")
         if args.eval is not None and not args.eval.is_dir():
             raise FileNotFoundError(f"--eval {args.eval}: folder not found")
+        args.psnr_model, args.gan_model = map(resolve_checkpoint, (args.psnr_model, args.gan_model))
         alphas = [args.alpha] if args.alpha is not None else parse_alphas(args.alphas)
         alphas = [check_alpha(a, allow_extrapolation=args.allow_extrapolation) for a in alphas]
         inputs = [args.psnr_model, args.gan_model]
@@ -163,8 +167,10 @@ def main(argv: list[str] | None = None) -> None:
 
         device = pick_device(args.device)
         lpips, note = load_lpips(device)
-        if note:
-            print(f"{PROG}: {note}", file=sys.stderr)
+        niqe_note = niqe_blocker(args.eval, model_scale)
+        for n in (note, niqe_note):
+            if n:
+                print(f"{PROG}: {n}", file=sys.stderr)
         show_bar = sys.stderr.isatty() and not args.quiet
 
         def bar(items):
@@ -176,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
             model_scale,
             blend=(psnr, gan) if args.image_blend else None,
             lpips=lpips,
+            niqe=niqe_note is None,
             device=device,
             progress=bar,
         )
@@ -188,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
             "scale": model_scale,
             "protocol": "y",
             "crop_border": model_scale,
+            "niqe": niqe_note is None,
+            "niqe_note": niqe_note,
             "lpips": "alex" if lpips is not None else None,
             "lpips_note": note,
         }

@@ -24,6 +24,7 @@ import torch
 from sr.archs import ScaleView, scales_of
 from sr.atomic import atomic_write_bytes
 from sr.checkpoints import CheckpointError, check_checkpoint_file
+from sr.checkpoints.bundled import resolve_checkpoint
 from sr.data import build_dataset, build_train_loader, build_val_loader, error_text, iterate_forever
 from sr.engine.dist import DistContext, RankFailedError
 from sr.engine.logger import Progress, TensorBoard, add_file_handler
@@ -86,6 +87,20 @@ class StopRequested:
         return bool(ctx.ranks_with(self.signum is not None))
 
 
+def _producer_hint(path: str) -> str:
+    """For a missing ``experiments/RUN/models/FILE``: which recipe writes it, when ``options/RUN.yml``
+    exists (relative to the working folder, where recipes name their data too)."""
+    parts = Path(path).parts
+    if len(parts) >= 3 and parts[-2] == "models" and not Path(path).exists():
+        recipe = Path("options") / f"{parts[-3]}.yml"
+        if recipe.is_file():
+            return (
+                f"; it is the result of another run: train it first with sr-train -opt {recipe}, "
+                "or point the key at an existing checkpoint"
+            )
+    return ""
+
+
 class Trainer:
     def __init__(self, opt: Options, ctx: DistContext, *, resume: str | Path | None = None) -> None:
         self.opt, self.ctx = opt, ctx
@@ -108,14 +123,16 @@ class Trainer:
 
     def _require_pretrained(self) -> None:
         """Fail before anything is built or written when a ``path.pretrain_network_*`` file is missing,
-        a directory or empty (the checkpoint loader's own checks, run early)."""
+        a directory or empty (the checkpoint loader's own checks, run early). A bundled model's name
+        (``default``, ``default-gan``) stands for its file. A missing ``experiments/RUN/models/...``
+        file names the recipe that writes it (ESRGAN starts from the RRDB-PSNR run's result)."""
         for key in ("pretrain_network_g", "pretrain_network_d"):
             value = getattr(self.opt.path, key)
             if value:
                 try:
-                    check_checkpoint_file(value)
+                    check_checkpoint_file(resolve_checkpoint(value))
                 except CheckpointError as e:
-                    raise CheckpointError(f"path.{key}: {e}") from e
+                    raise CheckpointError(f"path.{key}: {e}{_producer_hint(value)}") from e
 
     def _prepare_run_dir(self) -> None:
         if self.resume_path is None and latest_state(self.states_dir) is not None:

@@ -4,7 +4,8 @@ validation set, track the best value of every metric, optionally save the output
 Metrics (``val.metrics``): ``psnr`` and ``ssim`` on 8-bit-rounded images, on the luma when
 ``test_y_channel`` (MATLAB BT.601), ``crop_border`` pixels dropped (default: the scale), as
 ``sr.metrics`` computes them for the published tables; ``lpips`` when its AlexNet weights are
-found (otherwise skipped with one warning).
+found (otherwise skipped with one warning); ``niqe`` (no reference, lower is better) on the output's
+8-bit luma, after the same crop.
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ from torch import nn
 
 from sr.checkpoints.pretrained import MissingWeightsError
 from sr.data.imageio import write_image
-from sr.metrics import psnr, ssim
+from sr.metrics import niqe_rgb, psnr, ssim
 from sr.options.schema import MetricOptions
 
 log = logging.getLogger(__name__)
 
-KINDS = {"calculate_psnr": "psnr", "calculate_ssim": "ssim", "calculate_lpips": "lpips"}
+KINDS = {
+    "calculate_psnr": "psnr",
+    "calculate_ssim": "ssim",
+    "calculate_lpips": "lpips",
+    "calculate_niqe": "niqe",
+}
+LOWER_IS_BETTER = ("lpips", "niqe")
 
 
 def metric_kind(m: MetricOptions) -> str:
@@ -35,7 +42,7 @@ def metric_kind(m: MetricOptions) -> str:
 def higher_is_better(m: MetricOptions) -> bool:
     if m.better is not None:
         return m.better == "higher"
-    return metric_kind(m) != "lpips"
+    return metric_kind(m) not in LOWER_IS_BETTER
 
 
 @dataclass
@@ -83,6 +90,8 @@ class Validator:
             return psnr(sr, gt, crop_border=crop, y_channel=m.test_y_channel)
         if kind == "ssim":
             return ssim(sr, gt, crop_border=crop, y_channel=m.test_y_channel)
+        if kind == "niqe":  # no reference: the output's luma alone (batch 1)
+            return niqe_rgb(sr, crop_border=crop)
         net = self._lpips_net()
         if net is None:
             return None

@@ -7,27 +7,22 @@ options/default_x234.yml``, then ``options/default_stage2_x234.yml`` ... ``defau
 GPU; stages 9 and 10 were not packaged), and packaged by ``tools/package_default_model.py``;
 ``MODEL_CARD.md`` has its data, compute, results and limits. It ships as package data (a safetensors
 file with the architecture in its metadata), found through ``importlib.resources``: wherever sr is
-installed, not relative to a source tree.
+installed, not relative to a source tree. ``default-gan`` (``sr.checkpoints.bundled``) is its GAN
+fine-tune by ``options/default_gan_x234.yml``, with the same architecture and keys.
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-from sr.checkpoints import CheckpointError
+from sr.checkpoints.bundled import BUNDLED, bundled_model_path
 
-DEFAULT_WEIGHTS = "default_x234.safetensors"
+DEFAULT_WEIGHTS = BUNDLED["default"]
+GAN_WEIGHTS = BUNDLED["default-gan"]
 DEFAULT_SCALES = (2, 3, 4)
 
 
 def default_model_path() -> Path:
     """The packaged default checkpoint; ``CheckpointError`` naming the expected path when the install
     lacks it (a build that dropped the package data)."""
-    path = Path(str(resources.files("sr.inference") / "weights" / DEFAULT_WEIGHTS))
-    if not path.is_file():
-        raise CheckpointError(
-            f"the bundled default model is missing: expected {path} (this installation of sr lacks its "
-            "package data; reinstall sr, or pass --model PATH or --model bicubic)"
-        )
-    return path
+    return bundled_model_path("default")

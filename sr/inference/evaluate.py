@@ -14,6 +14,11 @@ Two protocols (``../shared/data/benchmarks/SOURCES.md`` and the README describe 
 
 In both, outputs are rounded to 8 bits, ``crop_border`` (default: the scale) pixels are dropped;
 with ``y`` PSNR/SSIM are computed on the uint8 luma.
+
+Beside PSNR and SSIM, ``evaluate_folder`` scores on request NIQE (no reference: the very output luma
+PSNR is computed on, 8-bit, after the crop; ``sr.metrics.niqe``) and LPIPS (AlexNet; the 8-bit output
+against the HR image after the same crop, in RGB, or in luma for one-channel models; its ImageNet
+weights must be installed, ``load_lpips``).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from PIL import Image as PILImage
 from torch import nn
 
 from sr.data.imageio import Image, is_image_file, read_image
+from sr.metrics.niqe import niqe as niqe_score
 from sr.metrics.psnr_ssim import psnr_ssim
 from sr.ops.color import rgb_to_y
 from sr.ops.imresize import imresize
@@ -34,6 +41,7 @@ from sr.ops.imresize import imresize
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("y", "rgb")
+METRICS = ("psnr", "ssim", "niqe", "lpips")  # psnr and ssim are always computed
 
 
 @dataclass
@@ -41,16 +49,80 @@ class DatasetResult:
     name: str
     images: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    def mean(self, key: str) -> float:
+        return sum(v[key] for v in self.images.values()) / len(self.images)
+
     @property
     def psnr(self) -> float:
-        return sum(v["psnr"] for v in self.images.values()) / len(self.images)
+        return self.mean("psnr")
 
     @property
     def ssim(self) -> float:
-        return sum(v["ssim"] for v in self.images.values()) / len(self.images)
+        return self.mean("ssim")
+
+    def extra_keys(self) -> list[str]:
+        """The metrics beside PSNR/SSIM that every image has (e.g. ``niqe``, ``lpips``)."""
+        first = next(iter(self.images.values()), {})
+        return [k for k in METRICS[2:] if k in first and all(k in v for v in self.images.values())]
 
     def to_dict(self) -> dict:
-        return {"psnr": self.psnr, "ssim": self.ssim, "images": self.images}
+        means = {k: self.mean(k) for k in self.extra_keys()}
+        return {"psnr": self.psnr, "ssim": self.ssim, **means, "images": self.images}
+
+
+def parse_metrics(text: str) -> tuple[str, ...]:
+    """``"psnr,ssim,niqe"`` -> the metric names, checked against ``METRICS`` (a ``ValueError`` names
+    an unknown one and the choices)."""
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    for n in names:
+        if n not in METRICS:
+            raise ValueError(f"--metrics: unknown metric {n!r}; choose from {', '.join(METRICS)}")
+    if not names:
+        raise ValueError(f"--metrics {text!r}: no metric named; choose from {', '.join(METRICS)}")
+    return names
+
+
+def load_lpips(device: torch.device | str = "cpu") -> tuple[nn.Module | None, str | None]:
+    """``(LPIPS-AlexNet, None)`` or ``(None, reason)`` when its ImageNet weights are not installed."""
+    from sr.checkpoints.pretrained import MissingWeightsError
+    from sr.metrics.lpips import LPIPS
+
+    try:
+        return LPIPS("alex").to(device), None
+    except MissingWeightsError as exc:
+        return None, f"LPIPS left out: {exc}"
+
+
+def niqe_blocker(folder: Path, scale: int, crop_border: int | None = None) -> str | None:
+    """Why NIQE cannot score every image of ``folder`` at ``scale`` (an image smaller than one 96x96
+    block after the crop to a multiple of the scale and the border crop), else None."""
+    from sr.metrics.niqe import BLOCK
+
+    crop = scale if crop_border is None else crop_border
+    for path in list_images(folder):
+        with PILImage.open(path) as im:
+            w, h = im.size
+        left = (h - h % scale - 2 * crop, w - w % scale - 2 * crop)
+        if min(left) < BLOCK:
+            size = f"{left[1]}x{left[0]}"
+            return f"NIQE left out: {path} leaves {size} pixels after cropping; it needs {BLOCK}x{BLOCK}"
+    return None
+
+
+def lpips_score(
+    metric: nn.Module, hr: Image, out: torch.Tensor, scale: int, crop: int, device: torch.device | str
+) -> float:
+    """LPIPS of the 8-bit output ``(C, H, W)`` against the HR image (cropped to a multiple of the
+    scale, ``crop`` pixels dropped at each border). One-channel outputs (luma models) are compared
+    with the HR luma; both are replicated to 3 channels."""
+    gt = hr.data.to(torch.float64)
+    gt = gt[:, : gt.shape[1] - gt.shape[1] % scale, : gt.shape[2] - gt.shape[2] % scale]
+    if out.shape[0] == 1 and gt.shape[0] == 3:
+        gt = rgb_to_y(gt).mul(255).round().div(255)
+    pair = [t[:, crop : t.shape[1] - crop, crop : t.shape[2] - crop].expand(3, -1, -1) for t in (out, gt)]
+    x, y = (t.unsqueeze(0).to(device, torch.float32) for t in pair)
+    with torch.inference_mode():
+        return float(metric(x, y)[0])
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -128,8 +200,11 @@ def evaluate_folder(
     on_image: Callable[[Path, torch.Tensor], None] | None = None,
     progress: Callable[[Iterable[Path]], Iterable[Path]] = iter,
     on_scored: Callable[[Path, torch.Tensor, torch.Tensor], dict[str, float] | None] | None = None,
+    niqe: bool = False,
+    lpips: nn.Module | None = None,
 ) -> DatasetResult:
     """Score every image of ``folder``; ``on_image(path, sr)`` receives each output (e.g. to save it).
+    ``niqe``: add NIQE per image; ``lpips``: an LPIPS module (``load_lpips``) to add LPIPS.
 
     ``on_scored(path, sr_luma, gt_luma)`` receives the very luma pair PSNR/SSIM scored, float64
     ``(1, H, W)`` after ``crop_border`` (8-bit levels under protocol ``y``), e.g. for extra metrics;
@@ -138,14 +213,22 @@ def evaluate_folder(
     result = DatasetResult(folder.name)
     model.eval()
     for path in progress(list_images(folder)):
-        out, sr_y, gt_y = upscale_for_protocol(model, read_image(path), scale, protocol, torch.device(device))
+        hr = read_image(path)
+        out, sr_y, gt_y = upscale_for_protocol(model, hr, scale, protocol, torch.device(device))
         quantize = protocol == "y"  # the rgb protocol (BasicSR) scores the unrounded luma
         p, s = psnr_ssim(sr_y, gt_y, crop_border=crop, quantize=quantize)
-        result.images[path.stem] = {"psnr": p, "ssim": s}
+        scores = result.images[path.stem] = {"psnr": p, "ssim": s}
+        c = (slice(crop, -crop) if crop else slice(None),) * 2
+        if niqe:
+            try:
+                scores["niqe"] = niqe_score(sr_y[(0, *c)].mul(255))
+            except ValueError as err:
+                raise ValueError(f"{path}: NIQE: {err}") from err
+        if lpips is not None:
+            scores["lpips"] = lpips_score(lpips, hr, out, scale, crop, device)
         if on_scored is not None:
-            c = (slice(crop, -crop) if crop else slice(None),) * 2
             extra = on_scored(path, sr_y[(..., *c)], gt_y[(..., *c)])
-            result.images[path.stem].update(extra or {})
+            scores.update(extra or {})
         if on_image is not None:
             on_image(path, out)
     return result

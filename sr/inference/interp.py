@@ -38,9 +38,8 @@ from sr.checkpoints import (
     read_state_dict,
     save_checkpoint,
 )
-from sr.data.imageio import read_image
+from sr.checkpoints.load import model_from_state
 from sr.inference.evaluate import DatasetResult, evaluate_folder
-from sr.ops.color import rgb_to_y
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +191,27 @@ def interpolate(
     return out
 
 
+def blended_model(
+    psnr_model: str | os.PathLike[str],
+    gan_model: str | os.PathLike[str],
+    alpha: float,
+    *,
+    scale: int | None = None,
+    net_opt: Mapping[str, Any] | None = None,
+) -> nn.Module:
+    """The generator with weights ``(1 - alpha) * PSNR + alpha * GAN``, blended in memory (no file),
+    as ``load_model`` returns it (a multi-scale model as the ``ScaleView`` of ``scale``). Both
+    checkpoints must have the same architecture; ``alpha`` must lie in [0, 1]."""
+    alpha = check_alpha(alpha)
+    psnr = read_weights(psnr_model, scale=scale, net_opt=net_opt)
+    gan = read_weights(gan_model, scale=scale, net_opt=net_opt)
+    names = (f"PSNR model {psnr.path}", f"GAN model {gan.path}")
+    check_compatible(psnr.state, gan.state, psnr_arch=psnr.arch, gan_arch=gan.arch, names=names)
+    state = interpolate(psnr.state, gan.state, alpha)
+    source = f"{psnr.path} x {gan.path} at alpha {alpha_label(alpha)}"
+    return model_from_state(state, {"arch": psnr.arch}, source=source, scale=scale)
+
+
 def parse_alphas(text: str) -> list[float]:
     """``"START:STOP:STEP"`` (STOP included when on the grid, up to float error; values rounded to
     10 decimals, so ``0:1:0.1`` gives 0.3, not 0.30000000000000004) or a comma list
@@ -302,49 +322,17 @@ class ImageBlend(nn.Module):
 
 @dataclass
 class SweepRow:
-    """One scored point: ``method`` is ``"network"`` or ``"image"``; ``lpips`` is None when LPIPS
-    was not computed."""
+    """One scored point: ``method`` is ``"network"`` or ``"image"``; ``niqe``/``lpips`` are None when
+    not computed."""
 
     method: str
     alpha: float
     psnr: float
     ssim: float
+    niqe: float | None = None
     lpips: float | None = None
     checkpoint: str | None = None
     images: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-def load_lpips(device: torch.device | str = "cpu") -> tuple[nn.Module | None, str | None]:
-    """``(LPIPS-AlexNet, None)`` or ``(None, reason)`` when its ImageNet weights are not installed."""
-    from sr.checkpoints.pretrained import MissingWeightsError
-    from sr.metrics.lpips import LPIPS
-
-    try:
-        return LPIPS("alex").to(device), None
-    except MissingWeightsError as exc:
-        return None, f"LPIPS left out: {exc}"
-
-
-class _LpipsScorer:
-    """``on_image`` hook for evaluate_folder: LPIPS of the 8-bit output against the HR image
-    (cropped to a multiple of the scale, ``crop`` pixels dropped at each border). One-channel
-    outputs (luma models) are compared with the HR luma; both are replicated to 3 channels."""
-
-    def __init__(self, metric: nn.Module, scale: int, crop: int, device: torch.device | str) -> None:
-        self.metric, self.scale, self.crop, self.device = metric, scale, crop, device
-        self.scores: dict[str, float] = {}
-
-    def __call__(self, path: Path, out: torch.Tensor) -> None:
-        hr = read_image(path)
-        gt = hr.data.to(torch.float64)
-        gt = gt[:, : gt.shape[1] - gt.shape[1] % self.scale, : gt.shape[2] - gt.shape[2] % self.scale]
-        if out.shape[0] == 1 and gt.shape[0] == 3:
-            gt = rgb_to_y(gt).mul(255).round().div(255)
-        c = self.crop
-        pair = [t[:, c : t.shape[1] - c, c : t.shape[2] - c].expand(3, -1, -1) for t in (out, gt)]
-        x, y = (t.unsqueeze(0).to(self.device, torch.float32) for t in pair)
-        with torch.inference_mode():
-            self.scores[path.stem] = float(self.metric(x, y)[0])
 
 
 def evaluate_sweep(
@@ -354,23 +342,21 @@ def evaluate_sweep(
     *,
     blend: tuple[Weights, Weights] | None = None,
     lpips: nn.Module | None = None,
+    niqe: bool = True,
     device: torch.device | str = "cpu",
     progress: Callable[[Iterable[Path]], Iterable[Path]] = iter,
 ) -> list[SweepRow]:
-    """Score each checkpoint on ``folder`` with protocol ``y``, crop = ``scale`` (as sr-eval), plus,
-    when ``blend = (psnr, gan)`` is given, the image-space blend at the same alphas. Rows come
-    network first, then image blend, each in the order of ``checkpoints``."""
+    """Score each checkpoint on ``folder`` with protocol ``y``, crop = ``scale`` (as sr-eval): PSNR,
+    SSIM, NIQE (``niqe``) and LPIPS (when ``lpips`` is given), plus, when ``blend = (psnr, gan)`` is
+    given, the image-space blend at the same alphas. Rows come network first, then image blend, each
+    in the order of ``checkpoints``."""
 
     def score(model: nn.Module, method: str, alpha: float, ckpt: str | None) -> SweepRow:
-        scorer = _LpipsScorer(lpips, scale, scale, device) if lpips is not None else None
         res: DatasetResult = evaluate_folder(
-            model, folder, scale, "y", scale, device, on_image=scorer, progress=progress
+            model, folder, scale, "y", scale, device, progress=progress, niqe=niqe, lpips=lpips
         )
-        row = SweepRow(method, alpha, res.psnr, res.ssim, checkpoint=ckpt, images=res.images)
-        if scorer is not None:
-            for stem, value in scorer.scores.items():
-                row.images[stem]["lpips"] = value
-            row.lpips = sum(scorer.scores.values()) / len(scorer.scores)
+        means = {k: res.mean(k) for k in res.extra_keys()}
+        row = SweepRow(method, alpha, res.psnr, res.ssim, checkpoint=ckpt, images=res.images, **means)
         log.info("%s alpha %s: PSNR %.4f SSIM %.4f", method, alpha_label(alpha), row.psnr, row.ssim)
         return row
 
@@ -387,41 +373,53 @@ def evaluate_sweep(
     return rows
 
 
+def _columns(rows: Sequence[SweepRow]) -> list[str]:
+    """The optional metrics every row has, in table order."""
+    return [k for k in ("niqe", "lpips") if rows and all(getattr(r, k) is not None for r in rows)]
+
+
 def format_table(rows: Sequence[SweepRow]) -> str:
-    """Markdown table, one line per row; the LPIPS column only when every row has it."""
-    has_lpips = bool(rows) and all(r.lpips is not None for r in rows)
-    head = "| method | alpha | PSNR (Y) | SSIM (Y) |" + (" LPIPS |" if has_lpips else "")
-    lines = [head, "|---|---:|---:|---:|" + ("---:|" if has_lpips else "")]
+    """Markdown table, one line per row; the NIQE/LPIPS columns only when every row has them."""
+    extra = _columns(rows)
+    head = "| method | alpha | PSNR (Y) | SSIM (Y) |" + "".join(f" {k.upper()} |" for k in extra)
+    lines = [head, "|---|---:|---:|---:|" + "---:|" * len(extra)]
     for r in rows:
         line = f"| {METHODS[r.method]} | {alpha_label(r.alpha)} | {r.psnr:.4f} | {r.ssim:.4f} |"
-        lines.append(line + (f" {r.lpips:.4f} |" if has_lpips and r.lpips is not None else ""))
+        lines.append(line + "".join(f" {getattr(r, k):.4f} |" for k in extra))
     return "\n".join(lines)
 
 
 def plot_png(rows: Sequence[SweepRow], title: str = "") -> bytes:
-    """Perception-distortion plot as PNG bytes: x = LPIPS (lower: perceptually closer) and y = PSNR
-    when LPIPS is there, else x = PSNR and y = SSIM; one line per method, points labelled by alpha."""
+    """Perception-distortion plot as PNG bytes: y = PSNR against x = LPIPS when every row has it,
+    else NIQE (both: lower is perceptually better), else x = PSNR and y = SSIM; one line per
+    method, points labelled by alpha."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    has_lpips = bool(rows) and all(r.lpips is not None for r in rows)
+    extra = _columns(rows)
+    perceptual = "lpips" if "lpips" in extra else ("niqe" if "niqe" in extra else None)
+    xlabel = {
+        "lpips": "LPIPS (AlexNet), lower is better",
+        "niqe": "NIQE (no reference), lower is better",
+        None: "PSNR (Y) [dB]",
+    }[perceptual]
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
     try:
         for method, marker in (("network", "o-"), ("image", "s--")):
             sel = [r for r in rows if r.method == method]
             if not sel:
                 continue
-            xs = [float(r.lpips) if has_lpips and r.lpips is not None else r.psnr for r in sel]
-            ys = [r.psnr if has_lpips else r.ssim for r in sel]
+            xs = [float(getattr(r, perceptual)) if perceptual else r.psnr for r in sel]
+            ys = [r.psnr if perceptual else r.ssim for r in sel]
             ax.plot(xs, ys, marker, label=METHODS[method])
             for r, x, y in zip(sel, xs, ys, strict=True):
                 ax.annotate(
                     alpha_label(r.alpha), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7
                 )
-        ax.set_xlabel("LPIPS (AlexNet), lower is better" if has_lpips else "PSNR (Y) [dB]")
-        ax.set_ylabel("PSNR (Y) [dB]" if has_lpips else "SSIM (Y)")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("PSNR (Y) [dB]" if perceptual else "SSIM (Y)")
         ax.set_title(title or "perception-distortion trade-off (labels: alpha, 0 = PSNR model)", fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.legend()

@@ -12,9 +12,10 @@ from torch import nn
 
 from sr.archs import scale_of
 from sr.checkpoints import CheckpointError, load_model
+from sr.checkpoints.bundled import BUNDLED, bundled_model_path, is_bundled_name
 from sr.device import warn_if_emulated_bf16
 from sr.inference.baselines import BASELINES, Interpolation
-from sr.inference.default_model import default_model_path
+from sr.inference.interp import blended_model
 
 DEFAULT_SCALE = 4  # what the default (multi-scale) model runs when no scale is asked for
 
@@ -23,16 +24,26 @@ def resolve_model(
     model: str | os.PathLike[str] | nn.Module | None,
     scale: int | None,
     net_opt: Mapping[str, Any] | None = None,
+    *,
+    alpha: float | None = None,
+    gan_model: str | os.PathLike[str] | None = None,
 ) -> nn.Module:
     """A module, a baseline name (``bicubic``, ...; needs ``scale``), a checkpoint path, or
-    ``None``/``"default"`` (the bundled default model, x4 unless ``scale`` says 2 or 3). Errors
-    (``ValueError``/``CheckpointError``) say what would be accepted."""
+    ``None``/``"default"``/``"default-gan"`` (the bundled models, x4 unless ``scale`` says 2 or 3).
+    Errors (``ValueError``/``CheckpointError``) say what would be accepted.
+
+    ``alpha``: ESRGAN network interpolation, weights ``(1 - alpha) * model + alpha * gan_model``;
+    ``gan_model`` defaults to ``default-gan`` when ``model`` is the bundled default."""
+    if alpha is not None:
+        return _blend(model, scale, net_opt, alpha, gan_model)
+    if gan_model is not None:
+        raise ValueError("a GAN model (--gan-model) is only used with --alpha (network interpolation)")
     if isinstance(model, nn.Module):
         if scale is not None and scale_of(model) != scale:
             raise ValueError(f"the model upscales x{scale_of(model)}, but scale {scale} was asked for")
         return model
-    if model is None or str(model) == "default":
-        model = default_model_path()
+    if model is None or is_bundled_name(model):
+        model = bundled_model_path("default" if model is None else str(model))
         scale = DEFAULT_SCALE if scale is None else scale
     if str(model) in BASELINES:
         if net_opt:
@@ -44,9 +55,29 @@ def resolve_model(
     if not path.is_file():
         raise CheckpointError(
             f"model {str(model)!r} is neither a checkpoint file nor a baseline; "
-            f"baselines: {', '.join(sorted(BASELINES))}"
+            f"baselines: {', '.join(sorted(BASELINES))}; bundled models: {', '.join(BUNDLED)}"
         )
     return load_model(path, net_opt=net_opt, scale=scale)
+
+
+def _blend(
+    model: str | os.PathLike[str] | nn.Module | None,
+    scale: int | None,
+    net_opt: Mapping[str, Any] | None,
+    alpha: float,
+    gan_model: str | os.PathLike[str] | None,
+) -> nn.Module:
+    model = "default" if model is None else model
+    if isinstance(model, nn.Module) or str(model) in BASELINES:
+        raise ValueError(f"--alpha blends two checkpoints' weights; {str(model)!r} is not a checkpoint")
+    if gan_model is None:
+        if str(model) != "default":
+            raise ValueError(f"--alpha with --model {model}: name the GAN model to blend with (--gan-model)")
+        gan_model = "default-gan"
+    if is_bundled_name(model) and is_bundled_name(gan_model) and scale is None:
+        scale = DEFAULT_SCALE
+    paths = [bundled_model_path(str(m)) if is_bundled_name(m) else Path(m) for m in (model, gan_model)]
+    return blended_model(paths[0], paths[1], alpha, scale=scale, net_opt=net_opt)
 
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

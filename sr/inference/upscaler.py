@@ -91,6 +91,8 @@ class Upscaler:
     ``tile``: core tile size in LR pixels, 0 for none, ``"auto"`` (from free memory, see
     :func:`sr.inference.tiling.auto_tile_size`). ``tile_pad``: context in LR pixels around each tile.
     ``precision``: ``fp32``, ``bf16`` (CPU or CUDA), ``fp16`` (CUDA only). ``device``: auto/cpu/cuda.
+    ``alpha``: upscale with the ESRGAN network interpolation ``(1 - alpha) * model + alpha *
+    gan_model`` (weights blended in memory; ``gan_model`` defaults to ``default-gan`` for the default).
     ``split``: run a model split into trunk and tail (``tail_halo``) in two stages on the devices of
     :data:`TAIL_TILE` (see :func:`sr.inference.tiling.upscale_split`); False: the whole model per tile.
     """
@@ -107,6 +109,8 @@ class Upscaler:
         net_opt: Mapping[str, Any] | None = None,
         progress: bool = False,
         split: bool = True,
+        alpha: float | None = None,
+        gan_model: str | os.PathLike[str] | None = None,
     ) -> None:
         self.device = pick_device(device) if isinstance(device, str) else device
         self.dtype = precision_dtype(precision, self.device)
@@ -118,7 +122,7 @@ class Upscaler:
             raise ValueError(f"split must be True or False, got {split!r}")
         if outscale is not None and not outscale > 0:
             raise ValueError(f"outscale must be > 0, got {outscale}")
-        module = resolve_model(model, scale, net_opt)
+        module = resolve_model(model, scale, net_opt, alpha=alpha, gan_model=gan_model)
         self.scale = scale_of(module)
         # channels_last: oneDNN's bf16 convolutions are many times slower in the default layout on
         # CPUs (SRCNN x4 on 64x64: 52 s vs 2.4 s), and fp32 ones slower too (the default model on a

@@ -1,4 +1,5 @@
-"""Training losses: pixel (L1/MSE/Charbonnier), SSIM, perceptual (VGG) and adversarial.
+"""Training losses: pixel (L1/MSE/Charbonnier), SSIM, perceptual (VGG), adversarial, and discriminator
+feature matching (a perceptual loss without downloaded weights).
 
 ``build_loss({"type": "L1Loss", "loss_weight": 1.0}, "train.pixel_opt")`` constructs by name, checking
 the type and keyword names against ``LOSSES`` and the constructor (errors name ``where``).
@@ -11,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from sr.losses.feature_matching import FeatureMatchingLoss
 from sr.losses.gan import GANLoss
 from sr.losses.perceptual import PerceptualLoss
 from sr.losses.pixel import CharbonnierLoss, L1Loss, MSELoss
@@ -24,6 +26,7 @@ LOSSES: dict[str, type[nn.Module]] = {
     "SSIMLoss": SSIMLoss,
     "PerceptualLoss": PerceptualLoss,
     "GANLoss": GANLoss,
+    "FeatureMatchingLoss": FeatureMatchingLoss,
 }
 
 
@@ -36,6 +39,7 @@ def build_loss(opt: Mapping[str, Any], where: str) -> nn.Module:
 __all__ = [
     "LOSSES",
     "CharbonnierLoss",
+    "FeatureMatchingLoss",
     "GANLoss",
     "L1Loss",
     "MSELoss",

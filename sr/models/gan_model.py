@@ -1,5 +1,6 @@
 """The adversarial recipe: SRGAN (standard GAN, VGG after activation) and ESRGAN (relativistic
-average GAN, VGG before activation), as one iteration.
+average GAN, VGG before activation), as one iteration; optionally with discriminator feature matching
+(``train.feature_matching_opt``), the perceptual term that needs no downloaded weights.
 
 Order per iteration, as in the papers and BasicSR: one generator update with the discriminator
 frozen (skipped while ``it <= net_d_init_iters`` and on iterations not divisible by
@@ -36,6 +37,7 @@ class GANModel(SRModel):
         self.net_d_train = self._wrap(self.net_d)
         self.cri_gan: Any = self._loss(train.gan_opt, "train.gan_opt")
         self.relativistic = train.gan_opt.get("gan_type") == "ragan"
+        self.cri_fm: Any = self._loss(train.feature_matching_opt, "train.feature_matching_opt")
         self.optimizer_d = build_optimizer(self.net_d.parameters(), train.optim_d, "train.optim_d")
         self.scheduler_d = build_scheduler(
             self.optimizer_d, train.scheduler, train.warmup_iter, "train.scheduler"
@@ -54,8 +56,10 @@ class GANModel(SRModel):
         # therefore see gt once per iteration here, twice there: the outputs are the same).
         d_plain = unwrap(self.net_d)
         d_plain.requires_grad_(True)
+        fm = self.cri_fm is not None
         with self.autocast():
-            real_pred = self.net_d_train(gt)
+            real_out = self.net_d_train(gt, return_features=True) if fm else self.net_d_train(gt)
+        real_pred, real_feats = real_out if fm else (real_out, None)
 
         # generator update, discriminator frozen (called unwrapped: no DDP reduction needed)
         d_plain.requires_grad_(False)
@@ -66,7 +70,11 @@ class GANModel(SRModel):
             assert sr is not None
             with self.autocast():
                 losses = self.content_losses(sr, gt)
-                fake_pred = d_plain(sr)
+                if fm:
+                    fake_pred, fake_feats = d_plain(sr, return_features=True)
+                    losses["l_g_fm"] = self.cri_fm(fake_feats, real_feats)
+                else:
+                    fake_pred = d_plain(sr)
                 assert self.cri_gan is not None
                 relative_to = real_pred.detach() if self.relativistic else None
                 losses["l_g_gan"] = self.cri_gan.generator_loss(fake_pred, relative_to)

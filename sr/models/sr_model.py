@@ -19,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from sr.archs import build as build_arch
 from sr.checkpoints import read_state_dict, save_checkpoint
+from sr.checkpoints.bundled import resolve_checkpoint
 from sr.checkpoints.load import load_weights
 from sr.device import warn_if_emulated_bf16
 from sr.losses import build_loss
@@ -40,8 +41,9 @@ def unwrap(net: nn.Module) -> nn.Module:
 
 
 def load_pretrained(net: nn.Module, path: str, key: str | None, strict: bool, what: str) -> None:
-    """Warm start ``net`` from any supported checkpoint format (``path.pretrain_network_*``)."""
-    state, meta = read_state_dict(path, key=key)
+    """Warm start ``net`` from any supported checkpoint format (``path.pretrain_network_*``), or a
+    bundled model by name (``default``, ``default-gan``)."""
+    state, meta = read_state_dict(resolve_checkpoint(path), key=key)
     if strict:
         load_weights(net, state, path)
     else:

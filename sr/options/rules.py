@@ -26,6 +26,11 @@ def check_rules(opt: Options, require_train: bool) -> None:
                 raise ValueError(f"{key}: required for model_type {opt.model_type}")
         if train.optim_d is None:
             raise ValueError(f"train.optim_d: required for model_type {opt.model_type}")
+    elif train.feature_matching_opt is not None:
+        raise ValueError(
+            f"train.feature_matching_opt: matches discriminator features, so it needs a GAN model_type "
+            f"({', '.join(sorted(GAN_MODELS))}), not {opt.model_type}"
+        )
     _check_scale_arg(opt)
     scales = _check_scales(opt)
     if require_train and "train" not in opt.datasets:

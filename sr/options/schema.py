@@ -115,6 +115,8 @@ class TrainOptions:
     ssim_opt: Component | None = component(LOSSES)
     perceptual_opt: Component | None = component(LOSSES)
     gan_opt: Component | None = component(LOSSES)
+    # discriminator feature matching (GAN recipes only): a perceptual loss with no downloaded weights
+    feature_matching_opt: Component | None = component(LOSSES)
     net_d_iters: int = 1
     net_d_init_iters: int = 0
     grad_clip: float | None = None
@@ -127,10 +129,19 @@ class TrainOptions:
 
 @dataclass(frozen=True)
 class MetricOptions:
-    type: Literal["psnr", "ssim", "lpips", "calculate_psnr", "calculate_ssim", "calculate_lpips"]
+    type: Literal[
+        "psnr",
+        "ssim",
+        "lpips",
+        "niqe",
+        "calculate_psnr",
+        "calculate_ssim",
+        "calculate_lpips",
+        "calculate_niqe",
+    ]
     crop_border: int | None = None  # default: the scale
     test_y_channel: bool = True
-    better: Literal["higher", "lower"] | None = None  # default: lower for lpips, else higher
+    better: Literal["higher", "lower"] | None = None  # default: lower for lpips and niqe, else higher
 
 
 @dataclass(frozen=True)

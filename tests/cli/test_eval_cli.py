@@ -100,3 +100,35 @@ def test_flat_image_comes_back_exactly(tmp_path):
     main(["--model", "nearest", "--scale", "4", "--data", str(d), "--json", str(out), "--crop-border", "0"])
     r = json.loads(out.read_text())["datasets"]["flat"]["images"]["f"]
     assert math.isinf(r["psnr"]) and r["ssim"] == pytest.approx(1.0)
+
+
+def test_metrics_niqe_scores_the_saved_output(tmp_path, data, capsys):
+    """NIQE per image equals NIQE of the saved 8-bit output's luma after the crop (an independent path:
+    the PNG on disk, not the tensor in memory); the table and JSON carry it."""
+    from sr.metrics.niqe import niqe_rgb
+
+    out, saved = tmp_path / "r.json", tmp_path / "saved"
+    base = ["--model", "bicubic", "--scale", "4", "--data", str(data), "--metrics", "psnr,ssim,niqe"]
+    main([*base, "--json", str(out), "--save-images", str(saved)])
+    ds = json.loads(out.read_text())["datasets"][data.name]
+    assert "NIQE" in capsys.readouterr().out
+    for stem, scores in ds["images"].items():
+        img = read_image(saved / data.name / f"{stem}.png")
+        assert scores["niqe"] == pytest.approx(niqe_rgb(img.data, crop_border=4), abs=1e-9)
+    assert ds["niqe"] == pytest.approx(sum(v["niqe"] for v in ds["images"].values()) / 2)
+
+
+def test_metrics_errors_are_named(tmp_path, data, capsys, monkeypatch):
+    base = ["--model", "bicubic", "--scale", "4", "--data", str(data)]
+    with pytest.raises(SystemExit) as exc:
+        main([*base, "--metrics", "psnr,fid"])
+    assert (
+        exc.value.code == 2
+        and "unknown metric 'fid'; choose from psnr, ssim, niqe, lpips" in capsys.readouterr().err
+    )
+    monkeypatch.delenv("SR_PRETRAINED_DIR", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))  # no AlexNet weights here
+    with pytest.raises(SystemExit) as exc:
+        main([*base, "--metrics", "lpips"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--metrics lpips" in err and "alexnet-owt-7be5be79.pth" in err

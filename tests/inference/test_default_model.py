@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sr.checkpoints import CheckpointError
-from sr.inference.default_model import DEFAULT_SCALES, DEFAULT_WEIGHTS, default_model_path
+from sr.inference.default_model import DEFAULT_SCALES, DEFAULT_WEIGHTS, GAN_WEIGHTS, default_model_path
 from sr.inference.evaluate import evaluate_folder
 from sr.inference.loading import resolve_model
 from sr.inference.upscaler import Upscaler
@@ -40,10 +40,14 @@ def test_default_model_fits_the_package_budget():
 def test_a_missing_default_names_the_path(monkeypatch, tmp_path):
     import importlib
 
-    module = importlib.import_module("sr.inference.default_model")
+    module = importlib.import_module("sr.checkpoints.bundled")
     monkeypatch.setattr(module.resources, "files", lambda _pkg: tmp_path)
-    with pytest.raises(CheckpointError, match=r"default model is missing: expected .*weights/default_x234"):
+    with pytest.raises(CheckpointError, match=r"model 'default' is missing: expected .*weights/default_x234"):
         resolve_model("default", 4)
+    with pytest.raises(
+        CheckpointError, match=r"model 'default-gan' is missing: expected .*weights/default_gan"
+    ):
+        resolve_model("default-gan", 4)
 
 
 def test_a_built_wheel_carries_the_model_and_loads_it_from_its_install(tmp_path):
@@ -61,20 +65,25 @@ def test_a_built_wheel_carries_the_model_and_loads_it_from_its_install(tmp_path)
     (wheel,) = tmp_path.glob("*.whl")
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as z:
-        assert f"sr/inference/weights/{DEFAULT_WEIGHTS}" in z.namelist()
+        for data in (DEFAULT_WEIGHTS, GAN_WEIGHTS):
+            assert f"sr/inference/weights/{data}" in z.namelist()
+        assert "sr/metrics/data/niqe_pris_params.npz" in z.namelist()
         z.extractall(site)
     code = (
         "import sr, torch; from sr.inference.default_model import default_model_path; "
         "from sr.inference.upscaler import Upscaler; "
         "print(sr.__file__); print(default_model_path()); "
-        "print([tuple(Upscaler(scale=s, tile=0).upscale(torch.rand(3, 9, 8)).shape) for s in (2, 3, 4)])"
+        "print([tuple(Upscaler(scale=s, tile=0).upscale(torch.rand(3, 9, 8)).shape) for s in (2, 3, 4)]); "
+        "from sr.metrics.niqe import pristine_model; print(pristine_model()[0].shape, "
+        "tuple(Upscaler(alpha=0.8, tile=0).upscale(torch.rand(3, 9, 8)).shape))"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr
-    sr_file, weights, shapes = run.stdout.strip().splitlines()
+    sr_file, weights, shapes, gan = run.stdout.strip().splitlines()
     assert sr_file.startswith(str(site)) and weights.startswith(str(site))
     assert shapes == "[(3, 18, 16), (3, 27, 24), (3, 36, 32)]"
+    assert gan == "(36,) (3, 36, 32)"
 
 
 @pytest.mark.parametrize("scale", DEFAULT_SCALES)

@@ -55,7 +55,15 @@ def test_errors():
 
 
 def test_build_loss_checks_type_and_keys():
-    assert set(LOSSES) == {"L1Loss", "MSELoss", "CharbonnierLoss", "SSIMLoss", "PerceptualLoss", "GANLoss"}
+    assert set(LOSSES) == {
+        "L1Loss",
+        "MSELoss",
+        "CharbonnierLoss",
+        "SSIMLoss",
+        "PerceptualLoss",
+        "GANLoss",
+        "FeatureMatchingLoss",
+    }
     loss = build_loss({"type": "CharbonnierLoss", "loss_weight": 2.0, "eps": 1e-6}, "train.pixel_opt")
     assert isinstance(loss, CharbonnierLoss) and loss.loss_weight == 2.0 and loss.eps == 1e-6
     with pytest.raises(
