@@ -1,7 +1,8 @@
 """Cross-check ``sr.metrics.niqe`` against BasicSR's ``calculate_niqe`` (an independent implementation
 that matches the MATLAB release: 5.7296 on Set14's baboon, its docstring says).
 
-    pip download --no-deps --no-build-isolation basicsr==1.4.2 -d /tmp && tar xzf /tmp/basicsr-1.4.2.tar.gz -C /tmp
+    pip download --no-deps --no-build-isolation basicsr==1.4.2 -d /tmp
+    tar xzf /tmp/basicsr-1.4.2.tar.gz -C /tmp
     python tools/crosscheck_niqe.py --basicsr /tmp/basicsr-1.4.2 ../shared/data/benchmarks/Set14/*.png
 
 BasicSR's package ``__init__`` no longer imports with current torchvision, so its metric modules are

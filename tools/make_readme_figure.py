@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--box", type=int, nargs=3, default=(40, 120, 192), metavar=("TOP", "LEFT", "SIZE"))
     # (multiples of the scale keep the LR crop aligned with the HR one)
     p.add_argument("--out", type=Path)
-    p.add_argument("--gan", action="store_true", help="bicubic, default, alpha 0.5/0.8, default-gan, original")
+    p.add_argument(
+        "--gan", action="store_true", help="bicubic, default, alpha 0.5/0.8, default-gan, original"
+    )
     args = p.parse_args(argv)
     kind = "gan" if args.gan else "default"
     out = args.out or ROOT / "docs" / "assets" / f"{kind}_x4_{args.sample}.png"

@@ -1,7 +1,8 @@
 """Package a trained checkpoint as one of sr's bundled models (``default`` or ``default-gan``).
 
     python tools/package_default_model.py experiments/default_stage11_x234/models/net_g_10000.pth
-    python tools/package_default_model.py --name default-gan experiments/default_gan_x234/models/net_g_3000.pth
+    python tools/package_default_model.py --name default-gan \
+        experiments/default_gan_x234/models/net_g_4000.pth
 
 Reads the checkpoint the default model's recipes wrote (``sr-train -opt options/default_x234.yml``, then
 ``options/default_stage2_x234.yml`` ... ``default_stage8_x234.yml``, each from the previous stage's

@@ -11,9 +11,9 @@ shipped) and LPIPS (AlexNet; needs its ImageNet weights, an error naming the fil
 and SSIM, per image and as means, computed on the same output after the same crop.
 
 ``--spectrum`` adds the spectral diagnostics of :mod:`sr.metrics.spectral` (``hf_error``,
-``spurious_energy``, ``lf_error``; per image and their means) to the table and the JSON, computed
-on the very luma images PSNR is computed on (after ``crop_border``), and writes one plot per
-dataset, ``DIR/DATASET_xS.png``: the radially averaged power spectra of the outputs and of the GT
+``spurious_energy``, ``lf_error``, ``hf_power_ratio``; per image and their means) to the table and
+the JSON, computed on the very luma images PSNR is computed on (after ``crop_border``), and writes
+one plot per dataset, ``DIR/DATASET_xS.png``: the radially averaged power spectra of the outputs and of the GT
 (means over the dataset's images, ``SPECTRUM_BANDS`` bands of (0, 0.5] cycles/pixel, so that images
 of any size average), with the LR Nyquist frequency marked, and the residual ratio per band.
 ``DIR`` is ``--spectrum-dir`` (which implies ``--spectrum``), else ``OUT_STEM_spectrum/`` next to
@@ -48,7 +48,7 @@ from sr.metrics.spectral import radial_spectra, residual_ratio, spectral_report
 
 PROG = "sr-eval"
 SPECTRUM_BANDS = 64  # fixed, so that per-image spectra of any size average; images need >= 128 px
-SPECTRAL_KEYS = ("hf_error", "spurious_energy", "lf_error")
+SPECTRAL_KEYS = ("hf_error", "spurious_energy", "lf_error", "hf_power_ratio")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--spectrum",
         action="store_true",
-        help="add spectral diagnostics (hf_error, spurious_energy, lf_error) and write spectrum plots",
+        help="add spectral diagnostics (hf_error, spurious_energy, lf_error, hf_power_ratio) and write "
+        "spectrum plots",
     )
     p.add_argument(
         "--spectrum-dir",
@@ -119,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _column(key: str) -> str:
     if key in SPECTRAL_KEYS:
-        return key.split("_")[0] + "-err" if key.endswith("error") else "spurious"
+        names = {"spurious_energy": "spurious", "hf_power_ratio": "hf-power"}
+        return names.get(key, key.split("_")[0] + "-err")
     return key.upper()
 
 

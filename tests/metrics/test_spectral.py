@@ -42,6 +42,7 @@ def _grating(h: int, w: int, cycles_x: int, cycles_y: int = 0, amp: float = 0.25
 def test_perfect_reconstruction_is_all_zero(photo):
     r = spectral_report(photo, photo.clone(), 4, crop_border=4)
     assert (r.hf_error, r.lf_error, r.spurious_energy) == (0.0, 0.0, 0.0)
+    assert r.hf_power_ratio == 1.0
     freqs, ratio = residual_spectrum(photo, photo.clone())
     assert ratio.shape == freqs.shape == (96,) and float(ratio.abs().max()) == 0.0
 
@@ -82,6 +83,8 @@ def test_scaled_copy_has_exact_ratios(photo):
     # SR - GT = -GT / 2: every residual power is a quarter of the GT's; the output adds nothing
     r = spectral_report(photo * 0.5, photo, 3)
     assert r.hf_error == pytest.approx(0.25, rel=1e-12) and r.lf_error == pytest.approx(0.25, rel=1e-12)
+    # half the amplitude: a quarter of the power in every band
+    assert r.hf_power_ratio == pytest.approx(0.25, rel=1e-12)
     assert r.spurious_energy == 0.0
     _, ratio = residual_spectrum(photo * 0.5, photo, nbins=32)
     torch.testing.assert_close(ratio, torch.full((32,), 0.25, dtype=torch.float64), rtol=1e-10, atol=0)
@@ -126,6 +129,7 @@ def test_random_phase_texture_doubles_the_error(photo):
     sr = torch.fft.ifft2(torch.where(hf, f * phase, f)).real[None]
     r = spectral_report(sr, y[None], 4, window="none")
     assert 1.8 < r.hf_error < 2.2 and r.lf_error < 1e-20 and r.spurious_energy == 0.0
+    assert r.hf_power_ratio == pytest.approx(1.0, rel=1e-6)  # same power, wrong phases
 
 
 def test_rgb_is_scored_on_the_luma_and_batches_average(photo, bicubic4):
@@ -140,7 +144,7 @@ def test_rgb_is_scored_on_the_luma_and_batches_average(photo, bicubic4):
         4,
     )
     assert batch.hf_error == pytest.approx((r_rgb.hf_error + r_other.hf_error) / 2, rel=1e-12)
-    assert batch.to_dict().keys() == {"hf_error", "lf_error", "spurious_energy"}
+    assert batch.to_dict().keys() == {"hf_error", "lf_error", "spurious_energy", "hf_power_ratio"}
 
 
 def test_crop_border_drops_pixels(photo):
