@@ -13,6 +13,7 @@ from typing import Any
 from torch import nn
 
 from sr.losses.feature_matching import FeatureMatchingLoss
+from sr.losses.frequency import FourierLoss
 from sr.losses.gan import GANLoss
 from sr.losses.perceptual import PerceptualLoss
 from sr.losses.pixel import CharbonnierLoss, L1Loss, MSELoss
@@ -27,6 +28,7 @@ LOSSES: dict[str, type[nn.Module]] = {
     "PerceptualLoss": PerceptualLoss,
     "GANLoss": GANLoss,
     "FeatureMatchingLoss": FeatureMatchingLoss,
+    "FourierLoss": FourierLoss,
 }
 
 
@@ -40,6 +42,7 @@ __all__ = [
     "LOSSES",
     "CharbonnierLoss",
     "FeatureMatchingLoss",
+    "FourierLoss",
     "GANLoss",
     "L1Loss",
     "MSELoss",

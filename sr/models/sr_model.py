@@ -80,8 +80,9 @@ class SRModel:
         self.cri_pix = self._loss(train.pixel_opt, "train.pixel_opt")
         self.cri_ssim = self._loss(train.ssim_opt, "train.ssim_opt")
         self.cri_perceptual = self._loss(train.perceptual_opt, "train.perceptual_opt")
-        if self.cri_pix is None and self.cri_ssim is None and self.cri_perceptual is None:
-            raise ValueError("train: give at least one of pixel_opt, ssim_opt, perceptual_opt")
+        self.cri_fourier = self._loss(train.fourier_opt, "train.fourier_opt")
+        if all(c is None for c in (self.cri_pix, self.cri_ssim, self.cri_perceptual, self.cri_fourier)):
+            raise ValueError("train: give at least one of pixel_opt, ssim_opt, perceptual_opt, fourier_opt")
 
         self.optimizer_g = build_optimizer(self.net_g.parameters(), train.optim_g, "train.optim_g")
         self.scheduler_g = build_scheduler(
@@ -128,7 +129,7 @@ class SRModel:
         return self.net_g_train(lq, scale=int(scale[0] if isinstance(scale, torch.Tensor) else scale))
 
     def content_losses(self, sr: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Pixel, SSIM and perceptual terms, each already weighted (their ``loss_weight``)."""
+        """Pixel, SSIM, perceptual and Fourier terms, each already weighted (their ``loss_weight``)."""
         losses: dict[str, torch.Tensor] = {}
         if self.cri_pix is not None:
             losses["l_pix"] = self.cri_pix(sr, gt)
@@ -140,6 +141,8 @@ class SRModel:
                 losses["l_percep"] = percep
             if style is not None:
                 losses["l_style"] = style
+        if self.cri_fourier is not None:
+            losses["l_fourier"] = self.cri_fourier(sr, gt)
         return losses
 
     def backward_step(

@@ -114,6 +114,8 @@ class TrainOptions:
     pixel_opt: Component | None = component(LOSSES)
     ssim_opt: Component | None = component(LOSSES)
     perceptual_opt: Component | None = component(LOSSES)
+    # amplitude (and phase) of the Fourier transform: a perceptual term with no downloaded weights
+    fourier_opt: Component | None = component(LOSSES)
     gan_opt: Component | None = component(LOSSES)
     # discriminator feature matching (GAN recipes only): a perceptual loss with no downloaded weights
     feature_matching_opt: Component | None = component(LOSSES)

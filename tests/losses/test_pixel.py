@@ -63,6 +63,7 @@ def test_build_loss_checks_type_and_keys():
         "PerceptualLoss",
         "GANLoss",
         "FeatureMatchingLoss",
+        "FourierLoss",
     }
     loss = build_loss({"type": "CharbonnierLoss", "loss_weight": 2.0, "eps": 1e-6}, "train.pixel_opt")
     assert isinstance(loss, CharbonnierLoss) and loss.loss_weight == 2.0 and loss.eps == 1e-6
