@@ -66,7 +66,8 @@ def test_infer_gan_model_and_alpha_blends(tmp_path, photo):
     # the same blend written by sr-interp, then used as an ordinary checkpoint
     blend = tmp_path / "blend.pth"
     assert run(interp_main, ["default", "default-gan", "--alpha", "0.8", "-o", str(blend)]) == 0
-    assert run(infer_main, [str(photo), "--model", str(blend), "-o", str(tmp_path / "f.png"), "--quiet"]) == 0
+    argv = [str(photo), "--model", str(blend), "--scale", "4", "-o", str(tmp_path / "f.png"), "--quiet"]
+    assert run(infer_main, argv) == 0
     assert np.array_equal(pixels(tmp_path / "f.png"), outs["a08"])
 
 
