@@ -30,7 +30,9 @@ def test_recipe_trains_two_iterations(recipe: Path, tmp_path: Path):
     train = raw["datasets"]["train"]
     gt_size = train.get("gt_size") or train["lq_size"] * max(raw.get("scales") or [raw["scale"]])
     train_dir = make_images(tmp_path / "train", n=3, size=2 * gt_size + 12)
-    val_dir = make_images(tmp_path / "val", n=1, size=36, seed=1)
+    metrics = (raw.get("val") or {}).get("metrics") or {}
+    niqe = any(m.get("type") == "niqe" for m in metrics.values())  # NIQE needs 96x96 after any crop
+    val_dir = make_images(tmp_path / "val", n=1, size=112 if niqe else 36, seed=1)
     sets = [
         f"path.experiments_root={tmp_path / 'exp'}",
         "path.pretrain_network_g=null",
