@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any], exclusive: bool = False) -> Path:
+    """``exclusive``: the final step is a hard link that fails with ``OutputExistsError`` (a
+    ``FileExistsError``) when ``path`` appeared meanwhile (another process), instead of a rename that
+    would replace it; on a file system without hard links, a rename after a last existence check."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
@@ -26,7 +29,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            _link_exclusive(tmp, path)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -41,5 +47,24 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
     return path
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    return atomic_write(path, lambda f: f.write(data))
+class OutputExistsError(FileExistsError):
+    """``exclusive=True`` and the target exists (it appeared while the new file was being written)."""
+
+
+def _link_exclusive(tmp: Path, path: Path) -> None:
+    try:
+        os.link(tmp, path)  # atomic: fails if path exists, whoever made it
+    except FileExistsError:
+        raise OutputExistsError(
+            f"{path}: file exists (it appeared while this one was being written)"
+        ) from None
+    except OSError:  # no hard links here (some network and FAT file systems)
+        if os.path.lexists(path):
+            raise OutputExistsError(f"{path}: file exists") from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, exclusive: bool = False) -> Path:
+    return atomic_write(path, lambda f: f.write(data), exclusive=exclusive)

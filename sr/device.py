@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 
 import torch
 
@@ -10,12 +12,18 @@ log = logging.getLogger(__name__)
 
 
 def pick_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else the CPU; asking for CUDA without it is a ``ValueError``."""
+    """``auto`` is CUDA when available, else the CPU; asking for CUDA without it, for a CUDA index the
+    machine lacks, or for another device type (``mps``, ``tpu``: not supported) is a ``ValueError``."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", name):
+        raise ValueError(f"device {name!r}: choose auto, cpu, cuda or cuda:N")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {name!r}: CUDA is not available on this machine (use cpu or auto)")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
 
 
 def cpu_has_native_bf16() -> bool:
@@ -38,3 +46,18 @@ def warn_if_emulated_bf16(device: torch.device, what: str) -> None:
             what,
             torch.backends.cpu.get_cpu_capability(),
         )
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free for the model: ``torch.cuda.mem_get_info`` on CUDA; ``MemAvailable`` of
+    ``/proc/meminfo`` (else ``os.sysconf`` available pages) on the CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))

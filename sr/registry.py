@@ -41,6 +41,27 @@ def check_kwargs(factory: Callable[..., Any], kwargs: Mapping[str, Any], where: 
             raise ValueError(f"{where}: unknown key {key!r}; allowed: {', '.join(sorted(names))}")
 
 
+def check_kwarg_types(factory: Callable[..., Any], kwargs: Mapping[str, Any], where: str) -> None:
+    """Raise ``ValueError`` naming the first value whose type cannot be what the constructor's default
+    says: a number where the default is a number (``lr: '1e-3'``, ``num_feat: "8"``; an int where
+    it is an int), a bool where it is a bool. Parameters without such a default are left alone."""
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    params = inspect.signature(target).parameters
+    for key, value in kwargs.items():
+        default = params[key].default if key in params else None
+        if isinstance(default, bool):
+            ok, wanted = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, wanted = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif isinstance(default, float):
+            ok, wanted = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+        else:
+            continue
+        if not ok:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise ValueError(f"{where}.{key}: expected {wanted}, got {shown} ({type(value).__name__})")
+
+
 def build_from(registry: Mapping[str, Any], opt: Mapping[str, Any], where: str, **extra: Any) -> Any:
     """Construct ``registry[opt['type']](**rest_of_opt, **extra)`` after checking names and keys."""
     if "type" not in opt:
@@ -48,4 +69,5 @@ def build_from(registry: Mapping[str, Any], opt: Mapping[str, Any], where: str, 
     factory = lookup(registry, opt["type"], f"{where}.type")
     kwargs = {k: v for k, v in opt.items() if k != "type"}
     check_kwargs(factory, kwargs, where)
+    check_kwarg_types(factory, kwargs, where)
     return factory(**kwargs, **extra)

@@ -13,6 +13,7 @@ from typing import Any
 from torch import nn
 
 from sr.archs.discriminator_arch import VGGStyleDiscriminator, VGGStyleDiscriminatorAnySize
+from sr.archs.limits import check_arch_values, meta_model, parameter_count
 from sr.archs.multiscale_arch import MultiScaleMSRResNet, MultiScaleRRDBNet, ScaleView
 from sr.archs.rrdbnet_arch import RRDBNet
 from sr.archs.srcnn_arch import SRCNN
@@ -66,7 +67,19 @@ def build(opt: Mapping[str, Any]) -> nn.Module:
         raise ValueError(f"architecture options need a 'type' key; choose one of {sorted(ARCHS)}")
     kwargs = {k: v for k, v in opt.items() if k != "type"}
     check_arch_args(opt["type"], kwargs)
+    check_arch_values(arch_class(opt["type"]), kwargs)
     return arch_class(opt["type"])(**kwargs)
+
+
+def build_meta(opt: Mapping[str, Any]) -> nn.Module:
+    """:func:`build` on PyTorch's ``meta`` device: the shapes and parameter count of the model the
+    section describes, without allocating it (the arguments are checked first, as by ``build``)."""
+    if "type" not in opt:
+        raise ValueError(f"architecture options need a 'type' key; choose one of {sorted(ARCHS)}")
+    kwargs = {k: v for k, v in opt.items() if k != "type"}
+    check_arch_args(opt["type"], kwargs)
+    check_arch_values(arch_class(opt["type"]), kwargs)
+    return meta_model(arch_class(opt["type"]), kwargs)
 
 
 def scale_of(model: nn.Module) -> int:
@@ -111,7 +124,9 @@ __all__ = [
     "VGGStyleDiscriminator",
     "VGGStyleDiscriminatorAnySize",
     "build",
+    "build_meta",
     "check_arch_args",
+    "parameter_count",
     "scale_of",
     "scales_of",
 ]

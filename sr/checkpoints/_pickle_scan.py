@@ -11,6 +11,7 @@ import io
 import pickletools
 import zipfile
 from pathlib import Path
+from typing import IO
 
 import torch
 
@@ -20,6 +21,10 @@ _PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
 _GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}  # protocol <= 2 names, as pickle maps them
 _MAX_PICKLES = 8  # torch's legacy format is a few small pickles, the object, then raw storage bytes
+# A state dict's pickle holds names and shapes, not tensor data: ~100 bytes per tensor, so well under
+# a MiB even for thousands of tensors. Anything larger is not a weights file; a zip entry that would
+# inflate past this is refused before torch (or this scan) inflates it.
+MAX_PICKLE_BYTES = 64 << 20
 
 
 def refused_globals(path: Path) -> list[str]:
@@ -27,16 +32,48 @@ def refused_globals(path: Path) -> list[str]:
     unpickler does not allow, in order of appearance; ``[]`` when there are none or the file is not
     a pickle (or zip of pickles) at all."""
     try:
-        data = path.read_bytes()
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:
-                data = b"".join(z.read(n) for n in z.namelist() if n.endswith(".pkl"))
-    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
+                pickles = [n for n in z.namelist() if n.endswith(".pkl")]
+                data = b"".join(_read_bounded(z.open(n)) for n in pickles)
+        else:
+            with path.open("rb") as f:
+                data = _read_bounded(f)
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, EOFError):
         return []
     allowed = _allowed_globals()
     names = [_py3_name(n) for n in _pickled_globals(data)]
     names = [n for n in names if n not in allowed]
     return list(dict.fromkeys(names))
+
+
+def _read_bounded(stream: IO[bytes]) -> bytes:
+    """At most ``MAX_PICKLE_BYTES`` of ``stream`` (a zip member is inflated only that far)."""
+    with stream:
+        return stream.read(MAX_PICKLE_BYTES)
+
+
+def oversized_pickle(path: Path) -> str | None:
+    """Why the zip checkpoint ``path`` would inflate beyond any weights file (a pickle member over
+    ``MAX_PICKLE_BYTES``, or a compressed member inflating over 64x to more than that), from the
+    zip's directory alone; ``None`` when it would not, or ``path`` is no zip."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return None
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
+        return None
+    for info in infos:
+        big = info.file_size > MAX_PICKLE_BYTES
+        if big and info.filename.endswith(".pkl"):
+            return f"its pickle {info.filename} would inflate to {info.file_size / 2**20:.0f} MiB"
+        if big and info.compress_type != zipfile.ZIP_STORED and info.file_size > 64 * info.compress_size:
+            return (
+                f"member {info.filename} inflates {info.compress_size} bytes to "
+                f"{info.file_size / 2**20:.0f} MiB (a zip bomb?)"
+            )
+    return None
 
 
 def _pickled_globals(data: bytes) -> list[str]:

@@ -26,7 +26,7 @@ from torch import nn
 
 from sr.archs import ARCHS, MULTISCALE_ARCHS, check_arch_args
 from sr.atomic import atomic_write
-from sr.checkpoints._pickle_scan import refused_globals
+from sr.checkpoints._pickle_scan import oversized_pickle, refused_globals
 from sr.checkpoints.errors import CheckpointError
 from sr.checkpoints.legacy import convert_legacy, legacy_layout, strip_module_prefix
 
@@ -160,6 +160,9 @@ def _read_safetensors(path: Path, key: str | None) -> tuple[dict[str, torch.Tens
 
 
 def _read_torch(path: Path, key: str | None) -> tuple[dict[str, torch.Tensor], dict]:
+    too_big = oversized_pickle(path)
+    if too_big is not None:
+        raise CheckpointError(f"{path}: refused: {too_big}; a weights file's pickle is small")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types on refused or damaged input

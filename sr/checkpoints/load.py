@@ -9,7 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from sr.archs import ARCHS, MULTISCALE_ARCHS, SCALE_ARG, ScaleView, build, check_arch_args
+from sr.archs import ARCHS, MULTISCALE_ARCHS, SCALE_ARG, ScaleView, build, build_meta, check_arch_args
+from sr.archs.limits import short_repr
 from sr.checkpoints.detect import detect_arch
 from sr.checkpoints.errors import CheckpointError
 from sr.checkpoints.io import read_state_dict
@@ -18,7 +19,22 @@ from sr.checkpoints.io import read_state_dict
 def load_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
     """``model.load_state_dict(state_dict, strict=True)``, but on any mismatch raise a one-line
     ``CheckpointError`` naming ``source`` with the first missing key, the first unexpected key and
-    the first shape mismatch (key, model's shape, file's shape), each with its total count."""
+    the first shape mismatch (key, model's shape, file's shape), each with its total count; and
+    refuse weights that hold NaN or infinity (they would make black or garbage images silently)."""
+    check_fits(model, state_dict, source)
+    for k, t in state_dict.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(
+                f"{source}: tensor {k!r} holds NaN or infinite values; the weights are broken"
+            )
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:  # e.g. a dtype that cannot be copied into the parameters
+        raise CheckpointError(f"{source}: cannot load into {type(model).__name__}: {exc}") from exc
+
+
+def check_fits(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """The key and shape comparison of :func:`load_weights`; ``model`` may live on the meta device."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
@@ -38,10 +54,6 @@ def load_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor], sourc
         )
     if problems:
         raise CheckpointError(f"{source}: weights do not fit {type(model).__name__}: {'; '.join(problems)}")
-    try:
-        model.load_state_dict(state_dict, strict=True)
-    except RuntimeError as exc:  # e.g. a dtype that cannot be copied into the parameters
-        raise CheckpointError(f"{source}: cannot load into {type(model).__name__}: {exc}") from exc
 
 
 def load_model(
@@ -122,15 +134,22 @@ def model_from_state(
             f"but scale {scale} was requested"
         )
 
-    model = _build(source, arch_type, kwargs)
+    model = _build(source, arch_type, kwargs, state)
     load_weights(model, state, source)
     return model.eval()
+
+
+def check_loadable(state: Mapping[str, torch.Tensor], arch: Mapping[str, Any], source: str) -> None:
+    """``CheckpointError`` unless ``state`` loads strictly into the model ``arch`` describes
+    (sane arguments, same keys and shapes), checked on the meta device: nothing is allocated."""
+    kwargs = {k: v for k, v in arch.items() if k != "type"}
+    _build_meta_checked(source, str(arch.get("type")), kwargs, state)
 
 
 def _load_multiscale(
     source: str, state: Mapping[str, torch.Tensor], arch_type: str, kwargs: dict[str, Any], scale: int | None
 ) -> nn.Module:
-    model = _build(source, arch_type, kwargs)
+    model = _build(source, arch_type, kwargs, state)
     scales = tuple(getattr(model, "scales", ()))
     have = ", ".join(f"x{s}" for s in scales)
     if scale is None:
@@ -143,11 +162,26 @@ def _load_multiscale(
     return ScaleView(model.eval(), scale).eval()
 
 
-def _build(source: str, arch_type: str, kwargs: Mapping[str, Any]) -> nn.Module:
+def _build(
+    source: str, arch_type: str, kwargs: Mapping[str, Any], state: Mapping[str, torch.Tensor]
+) -> nn.Module:
+    """The model, built only once its arguments are sane and its shapes (found on the meta device,
+    no memory) match the weights: a small file recording a huge architecture costs nothing."""
+    _build_meta_checked(source, arch_type, kwargs, state)
+    return _make(build, source, arch_type, kwargs)
+
+
+def _build_meta_checked(
+    source: str, arch_type: str, kwargs: Mapping[str, Any], state: Mapping[str, torch.Tensor]
+) -> None:
+    check_fits(_make(build_meta, source, arch_type, kwargs), state, source)
+
+
+def _make(make: Any, source: str, arch_type: str, kwargs: Mapping[str, Any]) -> nn.Module:
     try:
-        return build({"type": arch_type, **kwargs})
+        return make({"type": arch_type, **kwargs})
     except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"{source}: cannot build {arch_type}({_kwargs(kwargs)}): {exc}") from exc
+        raise CheckpointError(f"{source}: cannot build {arch_type}({_kwargs(kwargs)}): {exc}") from None
 
 
 def _more(keys: list[str]) -> str:
@@ -155,4 +189,4 @@ def _more(keys: list[str]) -> str:
 
 
 def _kwargs(kwargs: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    return ", ".join(f"{k}={short_repr(v)}" for k, v in kwargs.items())

@@ -49,9 +49,10 @@ def reuse_freed_memory() -> bool:
     return all(mallopt(param, value) == 1 for param, value in settings)
 
 
-def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Write JSON to ``path`` through a temporary file and a rename: never a half-written file."""
-    return atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
+def write_json_atomic(path: str | Path, data: Any, exclusive: bool = False) -> Path:
+    """Write JSON to ``path`` through a temporary file and a rename: never a half-written file.
+    ``exclusive``: fail (``FileExistsError``) rather than replace a file that appeared meanwhile."""
+    return atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode(), exclusive=exclusive)
 
 
 def report(prog: str, message: str) -> None:

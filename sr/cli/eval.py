@@ -40,11 +40,13 @@ from sr.inference.evaluate import (
     PROTOCOLS,
     DatasetResult,
     evaluate_folder,
+    list_images,
     load_lpips,
     parse_metrics,
 )
 from sr.inference.loading import PRECISIONS, InPrecision, precision_dtype, resolve_model
 from sr.metrics.spectral import radial_spectra, residual_ratio, spectral_report
+from sr.outputs import ProtectedInputs, check_writable_file
 
 PROG = "sr-eval"
 SPECTRUM_BANDS = 64  # fixed, so that per-image spectra of any size average; images need >= 128 px
@@ -94,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", type=Path, help="write the results as JSON")
     p.add_argument("--save-images", type=Path, metavar="DIR", help="write outputs as DIR/DATASET/NAME.png")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
     p.add_argument(
         "--spectrum",
         action="store_true",
@@ -222,6 +225,34 @@ def spectrum_dir(args: argparse.Namespace) -> Path:
     return out
 
 
+def check_outputs(args: argparse.Namespace, plot_dir: Path | None) -> dict[Path, Path]:
+    """Check every output path before any image is scored (the module's rules in :mod:`sr.outputs`):
+    the data folders, their images and the model file are inputs, never written; existing outputs
+    need ``--overwrite``. Returns ``{image: its saved output}`` for ``--save-images``."""
+    images = {folder: list_images(folder) for folder in args.data}
+    guard = ProtectedInputs([p for files in images.values() for p in files], args.data)
+    if Path(args.model).is_file():
+        guard.add_file(args.model)
+    if plot_dir is not None:  # plots are replaced on a rerun, but never land among the inputs
+        for folder in args.data:
+            guard.check(plot_dir / f"{folder.name}_x{args.scale}.png", overwrite=True, what="spectrum plot")
+    if args.json is not None:
+        guard.check(args.json, args.overwrite, "--json")
+        check_writable_file(args.json, "--json")
+    saved: dict[Path, Path] = {}
+    if args.save_images is not None:
+        taken: dict[Path, Path] = {}
+        for folder, files in images.items():
+            for src in files:
+                dst = guard.check(args.save_images / folder.name / f"{src.stem}.png", args.overwrite)
+                if dst in taken:
+                    raise ValueError(f"--save-images: {src} and {taken[dst]} would both be saved as {dst}")
+                taken[dst] = saved[src] = dst
+        if saved:
+            check_writable_file(next(iter(saved.values())), "--save-images")
+    return saved
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
@@ -241,9 +272,12 @@ def main(argv: list[str] | None = None) -> None:
         for folder in args.data:
             if not folder.is_dir():
                 raise FileNotFoundError(f"--data {folder}: folder not found")
+        if args.crop_border is not None and args.crop_border < 0:
+            raise ValueError(f"--crop-border {args.crop_border}: must be >= 0")
         crop = args.scale if args.crop_border is None else args.crop_border
         spectrum = args.spectrum or args.spectrum_dir is not None
         plot_dir = spectrum_dir(args) if spectrum else None
+        saved = check_outputs(args, plot_dir)
         print(f"{PROG}: model {args.model}, x{args.scale}, protocol {args.protocol}, luma, crop {crop}")
         report = {
             "scale": args.scale,
@@ -256,11 +290,10 @@ def main(argv: list[str] | None = None) -> None:
         }
         show_bar = sys.stderr.isatty() and not args.quiet
         for folder in args.data:
-            save_dir = args.save_images / folder.name if args.save_images else None
 
-            def save(path: Path, out: torch.Tensor, save_dir: Path | None = save_dir) -> None:
-                if save_dir is not None:
-                    write_image(save_dir / f"{path.stem}.png", out)
+            def save(path: Path, out: torch.Tensor) -> None:
+                if path in saved:
+                    write_image(saved[path], out, overwrite=args.overwrite)
 
             def bar(items, name=folder.name):
                 return tqdm(items, desc=name, unit="img", leave=False) if show_bar else iter(items)
@@ -293,8 +326,15 @@ def main(argv: list[str] | None = None) -> None:
             if "spectrum" in entry:
                 print(f"  spectrum plot: {entry['spectrum']['plot']}")
         if args.json:
-            write_json_atomic(args.json, report)
-    except (CheckpointError, ImageReadError, ImageWriteError, FileNotFoundError, ValueError) as err:
+            write_json_atomic(args.json, report, exclusive=not args.overwrite)
+    except (
+        CheckpointError,
+        ImageReadError,
+        ImageWriteError,
+        FileNotFoundError,
+        FileExistsError,
+        ValueError,
+    ) as err:
         fail(PROG, str(err))
 
 

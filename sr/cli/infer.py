@@ -31,6 +31,7 @@ from sr.data.imageio import IMAGE_EXTENSIONS, ImageReadError, ImageWriteError, i
 from sr.inference.baselines import BASELINES
 from sr.inference.loading import PRECISIONS
 from sr.inference.upscaler import Upscaler
+from sr.outputs import OutputError, ProtectedInputs
 
 PROG = "sr-infer"
 EXTS = ("png", "jpg", "webp", "same")
@@ -130,6 +131,16 @@ def expand_inputs(items: list[str], recursive: bool) -> tuple[list[tuple[Path, P
     return found, bad
 
 
+def _input_problem(guard: ProtectedInputs, dst: Path) -> str | None:
+    """Why ``dst`` may not be written whatever ``--overwrite`` says (it is an input, or a folder);
+    an existing output is not a problem here (skipped later, or replaced with ``--overwrite``)."""
+    try:
+        guard.check(dst, overwrite=True)
+    except OutputError as err:
+        return str(err)
+    return None
+
+
 def plan(args: argparse.Namespace, final_scale: float) -> list[Job]:
     """One job per input image with its output path; collisions and inputs as outputs become errors."""
     found, jobs = expand_inputs(args.inputs, args.recursive)
@@ -137,7 +148,7 @@ def plan(args: argparse.Namespace, final_scale: float) -> list[Job]:
     out: Path | None = args.output
     single_file = len(args.inputs) == 1 and len(found) == 1 and found[0][1] is None and not jobs
     as_file = single_file and out is not None and not out.is_dir() and is_image_file(out)
-    inputs = {os.path.realpath(f) for f, _ in found}
+    guard = ProtectedInputs(f for f, _ in found)
     taken: dict[str, Path] = {}
     for src, base in found:
         ext = src.suffix if args.ext == "same" else f".{args.ext}"
@@ -148,8 +159,9 @@ def plan(args: argparse.Namespace, final_scale: float) -> list[Job]:
             folder = src.parent if out is None else out / (src.parent.relative_to(base) if base else "")
             dst = folder / f"{src.stem}{suffix}{ext}"
         real = os.path.realpath(dst)
-        if real in inputs:
-            jobs.append(Job(src, None, f"output {dst} is an input file; an input is never overwritten"))
+        problem = _input_problem(guard, dst)
+        if problem is not None:
+            jobs.append(Job(src, None, problem))
         elif real in taken:
             jobs.append(Job(src, None, f"output {dst} would also be written for {taken[real]}"))
         else:
@@ -170,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
             fail(PROG, f"--tile {args.tile!r}: give a size in pixels, 0 (no tiling) or auto")
     if not 1 <= args.quality <= 100:
         fail(PROG, f"--quality {args.quality}: must be in 1..100")
+    if args.suffix and any(sep in args.suffix for sep in ("/", os.sep, os.altsep or "/", "\0")):
+        fail(PROG, f"--suffix {args.suffix!r}: must not hold a path separator (outputs stay in their folder)")
     reuse_freed_memory()
     try:
         upscaler = Upscaler(
@@ -205,6 +219,10 @@ def main(argv: list[str] | None = None) -> None:
         except (ImageReadError, ImageWriteError, ValueError, RuntimeError, OSError) as exc:
             failed += 1
             _notice(f"failed {job.src}: {exc}")
+            continue
+        except MemoryError:  # the size check leaves a margin, but the machine's free memory can shrink
+            failed += 1
+            _notice(f"failed {job.src}: out of memory (try a smaller --tile, or free memory)")
             continue
         ok += 1
         if not args.quiet:

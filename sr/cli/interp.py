@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from sr.inference.interp import (
     sweep,
     write_report,
 )
+from sr.outputs import ProtectedInputs
 
 PROG = "sr-interp"
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
@@ -82,24 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def _check_targets(targets: list[Path], inputs: list[Path], overwrite: bool) -> None:
+    guard = ProtectedInputs(inputs)  # by file identity: a symlink or hard link to an input counts
     for t in targets:
-        for i in inputs:
-            if _same_file(t, i):
-                raise ValueError(f"output {t} is the input {i}; refusing to overwrite an input")
-        if t.is_dir():
-            raise ValueError(f"output {t} is a directory")
-        if t.exists() and not overwrite:
-            raise ValueError(f"output {t} exists; pass --overwrite to replace it")
+        guard.check(t, overwrite)
 
 
 def main(argv: list[str] | None = None) -> None:

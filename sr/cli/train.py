@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_dir = train(opt, ctx, resume=args.resume, auto_resume=args.auto_resume)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; the last training state was saved", file=sys.stderr)
+        print(f"{PROG}: interrupted; the training states already written are intact", file=sys.stderr)
         code = 130
     except (
         NonFiniteLossError,

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image as PILImage
 
-from sr.atomic import atomic_write_bytes
+from sr.atomic import OutputExistsError, atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +145,9 @@ def _decode(
             if im.format not in _READ_FORMATS:
                 raise ImageReadError(f"{p}: unsupported format {im.format}; use PNG, JPEG, WebP, BMP or TIFF")
             _check_complete(raw, im.format, p)
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:  # animated WebP/PNG, multi-page TIFF: one image in, one image out
+                logger.warning("%s: holds %d frames (animation or pages); only the first is used", p, frames)
             icc = im.info.get("icc_profile") or None  # iCCP precedes the pixel data: known before load()
             orientation: object = 1
             if _is_plain_png(raw, im):
@@ -186,7 +189,8 @@ def write_image(
     a logged warning). The file is encoded in memory, written to ``.<name>.<random>.tmp`` in the same
     folder, fsynced and renamed into place, so ``path`` holds either the old or the complete new file.
     Parent folders are created. Returns ``path``. Raises :class:`ImageWriteError` naming the file for any
-    failure, including an existing file with ``overwrite=False`` (checked before writing, not race-free).
+    failure, including an existing file with ``overwrite=False`` (checked before encoding, and again
+    race-free at the end: the file is created exclusively, so a file that appeared meanwhile stays).
     """
     p = Path(path)
     ext = p.suffix.lower()
@@ -200,7 +204,9 @@ def write_image(
     except (ValueError, OSError, cv2.error) as e:
         raise ImageWriteError(f"{p}: cannot encode image: {e}") from e
     try:
-        atomic_write_bytes(p, encoded)
+        atomic_write_bytes(p, encoded, exclusive=not overwrite)
+    except OutputExistsError as e:
+        raise ImageWriteError(f"{e}; use --overwrite / overwrite=True to replace it") from None
     except OSError as e:
         raise ImageWriteError(f"{p}: cannot write file: {e}") from e
     return p

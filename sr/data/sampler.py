@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+MAX_EPOCH = 5_000_000  # samples per epoch; DIV2K's 32,208 sub-images x 100 is 3.2 million
+
 
 class TrainSampler:
     """Yields this rank's share of an epoch as ``(dataset_index, sample_seed)`` tuples.
@@ -61,6 +63,11 @@ class TrainSampler:
         self.shuffle = shuffle
         self.enlarge_ratio = enlarge_ratio
         self.total = dataset_len * enlarge_ratio
+        if self.total > MAX_EPOCH:  # an epoch's order is materialised: keep it to a few hundred MB
+            raise ValueError(
+                f"an epoch of {dataset_len} images x dataset_enlarge_ratio {enlarge_ratio} = {self.total} "
+                f"samples; at most {MAX_EPOCH} (lower dataset_enlarge_ratio)"
+            )
         self.num_samples = -(-self.total // world_size)  # per rank, after padding
         self.epoch = 0
         self.position = 0

@@ -21,14 +21,15 @@ from typing import Any
 
 import torch
 
-from sr.archs import ScaleView, scales_of
+from sr.archs import ScaleView, build_meta, parameter_count, scales_of
 from sr.atomic import atomic_write_bytes
 from sr.checkpoints import CheckpointError, check_checkpoint_file
 from sr.checkpoints.bundled import resolve_checkpoint
 from sr.data import build_dataset, build_train_loader, build_val_loader, error_text, iterate_forever
+from sr.device import available_memory
 from sr.engine.dist import DistContext, RankFailedError
 from sr.engine.logger import Progress, TensorBoard, add_file_handler
-from sr.engine.state import latest_state, load_state, prune_states, restore_rng, save_state
+from sr.engine.state import latest_state, list_states, load_state, prune_states, restore_rng, save_state
 from sr.engine.validate import Validator
 from sr.models import NonFiniteLossError, SRModel, build_model
 from sr.options import dump_options
@@ -101,6 +102,28 @@ def _producer_hint(path: str) -> str:
     return ""
 
 
+def check_model_memory(opt: Options, device: torch.device) -> None:
+    """Refuse, before anything is built or written, networks whose weights, gradients and Adam moments
+    alone (16 bytes per parameter, plus the EMA copy) exceed the memory free on ``device``: the
+    parameter counts come from the models built on the meta device, which allocates nothing."""
+    sections = [("network_g", opt.network_g), ("network_d", opt.network_d)]
+    counts = {}
+    for key, section in sections:
+        if section is not None:
+            try:
+                counts[key] = parameter_count(build_meta(section))
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"{key}: {err}") from None
+    need = 16 * sum(counts.values()) + (4 * counts["network_g"] if opt.train.ema_decay > 0 else 0)
+    free = available_memory(device)
+    if need > free:
+        sizes = ", ".join(f"{k} {n / 1e6:,.1f} M parameters" for k, n in counts.items())
+        raise ValueError(
+            f"{sizes}: training needs about {need / 2**30:.1f} GiB for the weights, gradients and Adam's "
+            f"moments alone (before any activation); {device} has {free / 2**30:.1f} GiB free"
+        )
+
+
 class Trainer:
     def __init__(self, opt: Options, ctx: DistContext, *, resume: str | Path | None = None) -> None:
         self.opt, self.ctx = opt, ctx
@@ -119,7 +142,19 @@ class Trainer:
     # --------------------------------------------------------------- set-up
     @classmethod
     def auto_resume_path(cls, opt: Options) -> Path | None:
-        return latest_state(Path(opt.path.experiments_root) / opt.name / "training_states")
+        """The newest training state of the run that can be read. A newer one that cannot (truncated
+        or damaged: a full disk, a copy cut short) is passed over with a warning naming it, and kept."""
+        states = list_states(Path(opt.path.experiments_root) / opt.name / "training_states")
+        for path in reversed(states):
+            try:
+                load_state(path)
+            except ValueError as err:
+                log.warning("--auto-resume: skipping %s: %s", path.name, err)
+                continue
+            if path != states[-1]:
+                log.warning("--auto-resume: resuming from %s, the newest state that can be read", path)
+            return path
+        return None
 
     def _require_pretrained(self) -> None:
         """Fail before anything is built or written when a ``path.pretrain_network_*`` file is missing,
@@ -167,6 +202,7 @@ class Trainer:
         """Train to ``train.total_iter`` (or until a signal); return the run folder."""
         opt, ctx = self.opt, self.ctx
         self._require_pretrained()
+        check_model_memory(opt, ctx.device)
         self._prepare_run_dir()
         handler = add_file_handler(self.run_dir) if ctx.is_main else None
         tb = TensorBoard(self.run_dir / "tb_logger" if ctx.is_main and opt.logger.use_tb_logger else None)
@@ -186,7 +222,14 @@ class Trainer:
         start = 0
         if self.resume_path is not None:
             state = load_state(self.resume_path)
-            model.load_state_dict(state["model"])
+            try:
+                model.load_state_dict(state["model"])
+            except (RuntimeError, KeyError, ValueError) as err:
+                first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+                raise ValueError(
+                    f"{self.resume_path}: this training state does not fit the run's options (was network_g, "
+                    f"network_d or an optimizer changed since it was saved?): {first}"
+                ) from None
             validator.tracker.load_state_dict(state.get("best", {}))
             restore_rng(state["rng"])
             start = int(state["iter"])

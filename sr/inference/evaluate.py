@@ -214,6 +214,11 @@ def evaluate_folder(
     model.eval()
     for path in progress(list_images(folder)):
         hr = read_image(path)
+        h, w = hr.data.shape[-2:]
+        if min(h - h % scale, w - w % scale) <= max(2 * crop, scale - 1):
+            raise ValueError(
+                f"{path}: {w}x{h} pixels is too small to score at x{scale} with a crop border of {crop}"
+            )
         out, sr_y, gt_y = upscale_for_protocol(model, hr, scale, protocol, torch.device(device))
         quantize = protocol == "y"  # the rgb protocol (BasicSR) scores the unrounded luma
         p, s = psnr_ssim(sr_y, gt_y, crop_border=crop, quantize=quantize)

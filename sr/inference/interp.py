@@ -38,7 +38,7 @@ from sr.checkpoints import (
     read_state_dict,
     save_checkpoint,
 )
-from sr.checkpoints.load import model_from_state
+from sr.checkpoints.load import check_loadable, model_from_state
 from sr.inference.evaluate import DatasetResult, evaluate_folder
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,9 @@ def read_weights(
                 f"{path}: the scale of this {kind} cannot be told from its weights; pass --scale N"
             )
         arch[scale_arg] = scale
-    return Weights(path, state, full_arch(arch, str(path)))
+    arch = full_arch(arch, str(path))
+    check_loadable(state, arch, str(path))  # a recorded arch that lies about the tensors: refused here
+    return Weights(path, state, arch)
 
 
 def full_arch(arch: Mapping[str, Any], source: str = "arch") -> dict[str, Any]:

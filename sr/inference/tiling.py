@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from sr.device import available_memory
 from sr.ops.imresize import contributions, imresize
 
 TileFn = Callable[[torch.Tensor], torch.Tensor]
@@ -319,23 +320,6 @@ def _features(model: torch.nn.Module) -> int:
     """``conv_first``'s output channels in ``model`` or a ScaleView's model; 64 if it has none."""
     module = getattr(model, "module", model)
     return int(getattr(getattr(module, "conv_first", None), "out_channels", 64))
-
-
-def available_memory(device: torch.device) -> int:
-    """Bytes free for the model: ``torch.cuda.mem_get_info`` on CUDA; ``MemAvailable`` of
-    ``/proc/meminfo`` (else ``os.sysconf`` available pages) on the CPU."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import os
-
-    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
 AUTO_FRACTION = {"cpu": 0.25, "cuda": 0.6}  # share of the free memory a tile may use

@@ -20,6 +20,7 @@ bicubic (:func:`sr.inference.tiling.resize_buffer`, streaming).
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,7 +35,7 @@ from tqdm import tqdm
 
 from sr.archs import scale_of
 from sr.data.imageio import ImageWriteError, read_image, write_image
-from sr.device import pick_device
+from sr.device import available_memory, pick_device
 from sr.inference.baselines import Interpolation
 from sr.inference.loading import precision_dtype, resolve_model
 from sr.inference.tiling import (
@@ -82,6 +83,27 @@ def fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def check_output_memory(
+    size: tuple[int, int], channels: int, scale: int, outscale: float | None, dtype: np.dtype
+) -> None:
+    """Refuse (``ValueError`` with the sizes) an image whose output cannot fit in the memory this
+    machine has free, before anything is allocated: the output buffer at the model's scale, the
+    resized one for ``outscale``, the float32 input and about two more output-sized copies for the
+    encoding (``write_image`` quantises and encodes in memory)."""
+    h, w = size
+    out_px = scale * h * scale * w
+    final = output_size((h, w), outscale) if outscale is not None else (scale * h, scale * w)
+    final_px = float(final[0]) * float(final[1])  # float: inf rather than an overflow for absurd scales
+    need = (out_px + 3 * final_px) * channels * dtype.itemsize + h * w * channels * 4
+    free = available_memory(torch.device("cpu"))
+    if need > free:
+        raise ValueError(
+            f"a {w}x{h} input makes a {final[1]}x{final[0]} output, which needs about "
+            f"{need / 2**30:.3g} GiB; "
+            f"this machine has {free / 2**30:.1f} GiB free"
+        )
+
+
 class Upscaler:
     """Load once, upscale many images.
 
@@ -120,8 +142,10 @@ class Upscaler:
             raise ValueError(f"tile_pad must be an int >= 0, got {tile_pad!r}")
         if not isinstance(split, bool):
             raise ValueError(f"split must be True or False, got {split!r}")
-        if outscale is not None and not outscale > 0:
-            raise ValueError(f"outscale must be > 0, got {outscale}")
+        if outscale is not None and not (math.isfinite(outscale) and outscale > 0):
+            raise ValueError(f"outscale must be a finite number > 0, got {outscale}")
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
+            raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
         module = resolve_model(model, scale, net_opt, alpha=alpha, gan_model=gan_model)
         self.scale = scale_of(module)
         # channels_last: oneDNN's bf16 convolutions are many times slower in the default layout on
@@ -143,7 +167,13 @@ class Upscaler:
         """``fn(*xs)`` on the model's device, dtype and memory format, no autograd; float32 CPU out."""
         with torch.inference_mode():
             args = [x.to(self.device, self.dtype).contiguous(memory_format=self.memory_format) for x in xs]
-            return fn(*args).to("cpu", torch.float32).contiguous()
+            out = fn(*args).to("cpu", torch.float32).contiguous()
+        if not bool(torch.isfinite(out).all()):  # else a black or garbage image would be written
+            raise ValueError(
+                f"the model produced NaN or infinite values in {str(self.dtype).removeprefix('torch.')} "
+                "(broken weights, or an overflow: try --precision fp32)"
+            )
+        return out
 
     def _rgb_in(self, x: torch.Tensor) -> torch.Tensor:
         """Gray to three channels for an RGB model (see the module docstring)."""
@@ -194,6 +224,7 @@ class Upscaler:
         if alpha is not None:
             alpha = alpha.to("cpu", torch.float32)
             rgb = fill_transparent(rgb, alpha)
+        check_output_memory((h, w), c + (alpha is not None), self.scale, self.outscale, np.dtype(dtype))
         split = self._split(c)
         tile, s = self._tile_size(h, w, split is not None), self.scale
         n = count_tiles(h, w, tile) * (1 if alpha is None else 2) + (len(tile_spans(h, tile)) if split else 0)

@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import importlib
 import re
+import reprlib
 import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -93,6 +94,43 @@ for _cls in (StrictLoader, _Dumper):
     _cls.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_RE, list("-+0123456789."))
 
 
+MAX_NODES = 100_000  # an options file has a few hundred values; YAML aliases may repeat a subtree
+MAX_DEPTH = 64  # nesting levels; recipes use fewer than 10
+
+
+def _check_size(data: Any, where: str) -> None:
+    """Refuse data whose expanded size (aliases counted each time they are used, as a deep copy or
+    ``repr`` would expand them: a "billion laughs" bomb) or nesting depth is beyond any recipe's,
+    before anything walks it recursively. Iterative, stops at the first bound it crosses."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise OptionsError(
+                f"{where}: more than {MAX_NODES} values once YAML aliases are expanded; "
+                "an options file needs far fewer (an alias bomb?)"
+            )
+        if depth > MAX_DEPTH:
+            raise OptionsError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for kv in node.items() for v in kv)
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _safe_load(text: str, where: str) -> Any:
+    """``yaml.load`` with :class:`StrictLoader`, bounded by :func:`_check_size`; the composer recurses
+    once per nesting level, so very deep nesting is refused by catching its ``RecursionError``."""
+    try:
+        data = yaml.load(text, Loader=StrictLoader)  # StrictLoader is a SafeLoader
+    except RecursionError:
+        raise OptionsError(f"{where}: nested too deeply to read") from None
+    _check_size(data, where)
+    return data
+
+
 def _yaml_problem(err: yaml.YAMLError) -> str:
     if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
         mark = err.problem_mark
@@ -109,7 +147,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             f"{path}: cannot read the options file ({err.__class__.__name__}: {err})"
         ) from None
     try:
-        data = yaml.load(text, Loader=StrictLoader)  # StrictLoader is a SafeLoader
+        data = _safe_load(text, str(path))
     except yaml.YAMLError as err:
         raise OptionsError(f"{path}: {_yaml_problem(err)}") from None
     if data is None:
@@ -127,7 +165,7 @@ def parse_value(text: str) -> Any:
     an empty value. Raises ``yaml.YAMLError`` when the text is not valid YAML."""
     if not text.strip():
         return ""
-    return yaml.load(text, Loader=StrictLoader)
+    return _safe_load(text, "value")
 
 
 def parse_assignment(item: str, flag: str) -> tuple[str, Any]:
@@ -138,6 +176,8 @@ def parse_assignment(item: str, flag: str) -> tuple[str, Any]:
         raise ValueError(f"{flag} expects key=value, got {item!r}")
     try:
         parsed = parse_value(value)
+    except OptionsError as err:
+        raise ValueError(f"{flag} {item!r}: {err}") from None
     except yaml.YAMLError as err:
         raise ValueError(
             f"{flag} {item!r}: cannot read the value ({err.__class__.__name__}); "
@@ -188,8 +228,12 @@ def _join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 50, 50
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)  # bounded: never the whole of a large value
     text = text if len(text) <= 60 else text[:57] + "..."
     return f"{text} ({type(value).__name__})"
 
@@ -303,7 +347,7 @@ def _check_component(value: Any, spec: str, path: str, supplied: Iterable[str] =
     """A ``{type: Name, **kwargs}`` section: ``type`` in the registry ``spec`` and the kwargs
     accepted by its constructor, less the ``supplied`` ones the builder passes itself. Values are
     passed through as YAML gave them."""
-    from sr.registry import accepted_kwargs, lookup
+    from sr.registry import accepted_kwargs, check_kwarg_types, lookup
 
     if not isinstance(value, dict):
         raise ValueError(f"{path}: expected a mapping with a 'type' key, got {_show(value)}")
@@ -318,6 +362,7 @@ def _check_component(value: Any, spec: str, path: str, supplied: Iterable[str] =
             raise ValueError(f"{path}: keys must be strings, got {_show(key)}")
         if key != "type" and (key in supplied or not (var_kw or key in names)):
             raise _unknown_key(path, key, [*names, "type"])
+    check_kwarg_types(factory, {k: v for k, v in value.items() if k != "type"}, path)
     return dict(value)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from sr.options.schema import GAN_MODELS, DatasetOptions, Options
+from sr.outputs import check_component
 
 
 def check_rules(opt: Options, require_train: bool) -> None:
     """Semantic checks after typing; each error names the key."""
+    check_component(opt.name, "name")  # the run folder experiments/<name>: one folder, inside
     if not 1 <= opt.scale <= 8:
         raise ValueError(f"scale: {opt.scale} is out of range; expected 1..8")
     train = opt.train

@@ -174,7 +174,7 @@ def test_bf16_on_a_cpu_without_native_bf16_warns(caplog):
         ({"tile_pad": -2}, "tile_pad must be an int >= 0, got -2"),
         ({"tile_pad": 4.5}, "tile_pad must be an int >= 0, got 4.5"),
         ({"split": "no"}, "split must be True or False, got 'no'"),
-        ({"outscale": 0}, "outscale must be > 0, got 0"),
+        ({"outscale": 0}, "outscale must be a finite number > 0, got 0"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
