@@ -25,15 +25,21 @@ from sr.options import OptionsError, load_options, parse_value
 
 RECIPE = Path(__file__).resolve().parents[2] / "options" / "quickstart_x4.yml"
 
-BOMB = "\n".join(
-    ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+# "billion laughs" inside a key that passes validation (Adam's betas): 9 ** 9 strings once expanded
+BOMB = (
+    "["
+    + ", ".join(
+        ['&a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+        + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    )
+    + "]"
 )
 
 
 def test_yaml_alias_bomb_is_refused_with_a_short_message(tmp_path):
     path = tmp_path / "bomb.yml"
-    text = RECIPE.read_text().replace("network_g:\n", f"{BOMB}\nnetwork_g:\n  extra: *a8\n", 1)
+    text = RECIPE.read_text().replace("betas: [0.9, 0.99]", f"betas: {BOMB}", 1)
+    assert text != RECIPE.read_text()
     path.write_text(text)
     with pytest.raises(OptionsError, match="alias") as err:
         load_options(path)
