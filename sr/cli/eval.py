@@ -1,6 +1,6 @@
 """``sr-eval``: score a model (or an interpolation baseline) on benchmark folders, as the papers do.
 
-sr-eval [--model {PATH|default|bicubic|bilinear|nearest|...}] --scale S --data DIR [--data DIR ...]
+sr-eval [--model {PATH|default|bicubic|bilinear|nearest|...}] [--scale S] --data DIR [--data DIR ...]
         [--metrics psnr,ssim[,niqe][,lpips]] [--protocol y|rgb] [--crop-border N]
         [--net-opt key=value ...] [--json OUT]
         [--save-images DIR] [--spectrum] [--spectrum-dir DIR] [--precision fp32|bf16|fp16]
@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from sr.archs import scale_of
 from sr.atomic import atomic_write
 from sr.checkpoints import CheckpointError
 from sr.cli.common import fail, parse_net_opt, pick_device, write_json_atomic
@@ -65,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint path (any common format), 'default' (the bundled x2/x3/x4 model; the default) "
         f"or a baseline: {', '.join(sorted(BASELINES))}",
     )
-    p.add_argument("--scale", type=int, required=True, choices=(1, 2, 3, 4, 8))
+    p.add_argument(
+        "--scale",
+        type=int,
+        choices=(1, 2, 3, 4, 8),
+        help="the scale to evaluate (default: the model's own; 4 for the bundled models; baselines need it)",
+    )
     p.add_argument(
         "--data",
         type=Path,
@@ -260,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
         net_opt = parse_net_opt(args.net_opt)
         device = pick_device(args.device)
         model = resolve_model(args.model, args.scale, net_opt)
+        if args.scale is None:
+            args.scale = scale_of(model)
         if args.precision != "fp32" and any(True for _ in model.parameters()):
             model = InPrecision(model, precision_dtype(args.precision, device))
         model = model.to(device)

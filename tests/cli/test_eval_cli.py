@@ -63,6 +63,23 @@ def test_checkpoint_model_and_saved_images(tmp_path, data):
     assert img.data.shape == hr.data.shape  # chelsea is a multiple of 12: no crop
 
 
+def test_scale_defaults_to_the_models_own(tmp_path, data, capsys):
+    """Without --scale: the checkpoint's scale (here x2, as sr-infer does); a baseline has none."""
+    torch.manual_seed(0)
+    arch = {"type": "RRDBNet", "num_feat": 8, "num_block": 1, "num_grow_ch": 4, "scale": 2}
+    ckpt = save_checkpoint(
+        tmp_path / "net.pth", RRDBNet(**{k: v for k, v in arch.items() if k != "type"}), arch=arch
+    )
+    out = tmp_path / "r.json"
+    main(["--model", str(ckpt), "--data", str(data), "--json", str(out), "--quiet"])
+    r = json.loads(out.read_text())
+    assert r["scale"] == 2 and r["crop_border"] == 2
+    assert "x2" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["--model", "bicubic", "--data", str(data)])
+    assert e.value.code == 2 and "give a scale (--scale)" in capsys.readouterr().err
+
+
 def test_errors_name_the_culprit(tmp_path, data):
     def err(args):
         proc = subprocess.run([sys.executable, "-m", "sr.cli.eval", *args], capture_output=True, text=True)
