@@ -10,7 +10,8 @@ Outputs are named ``<stem><suffix>.<ext>`` (suffix default ``_x<final scale>``),
 or the output file itself when there is exactly one input file and ``-o`` has an image extension),
 else next to each input. Folder inputs keep their sub-folders under ``-o``. An input is never
 overwritten; an existing output is skipped unless ``--overwrite``. Exit status: 0 when every image was
-written, 1 when any failed or was skipped (a summary line says how many), 2 for a usage error.
+written or skipped by design (its output exists: rerunning a command is not a failure; the summary line
+says how many were skipped), 1 when any failed or nothing matched, 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -227,11 +228,8 @@ def main(argv: list[str] | None = None) -> None:
         ok += 1
         if not args.quiet:
             tqdm.write(f"{job.src} -> {job.dst}")
-    print(
-        f"{PROG}: {ok} ok, {failed} failed, {skipped} skipped",
-        file=sys.stderr if failed or skipped else sys.stdout,
-    )
-    if failed or skipped or not jobs:
+    print(f"{PROG}: {ok} ok, {failed} failed, {skipped} skipped", file=sys.stderr if failed else sys.stdout)
+    if failed or not jobs:
         raise SystemExit(1)
 
 

@@ -35,6 +35,8 @@ def test_readme_first_command_upscales_a_sample_with_the_default_model(tmp_path)
         cmd = [sys.executable, *step[1:]] if step[0] == "python" else step
         run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, f"{shlex.join(step)}: {run.stderr[-2000:]}"
+    again = subprocess.run(steps[-1], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "skipped" in again.stdout + again.stderr  # a rerun is not a failure
     src = read_image(tmp_path / "datasets" / "samples" / "astronaut.png").data
     out = read_image(tmp_path / "out" / "astronaut_x4.png").data
     assert out.shape == (3, 4 * src.shape[1], 4 * src.shape[2])
