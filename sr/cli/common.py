@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 from sr.atomic import atomic_write_bytes
 from sr.device import pick_device
 
-__all__ = ["fail", "parse_net_opt", "pick_device", "reuse_freed_memory", "write_json_atomic"]
+__all__ = ["examples", "fail", "parse_net_opt", "pick_device", "reuse_freed_memory", "write_json_atomic"]
 from sr.options.loader import parse_assignment
 
 
@@ -53,6 +54,12 @@ def write_json_atomic(path: str | Path, data: Any, exclusive: bool = False) -> P
     """Write JSON to ``path`` through a temporary file and a rename: never a half-written file.
     ``exclusive``: fail (``FileExistsError``) rather than replace a file that appeared meanwhile."""
     return atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode(), exclusive=exclusive)
+
+
+def examples(*commands: str) -> dict[str, Any]:
+    """``ArgumentParser`` keywords that end ``--help`` with these example commands, kept as written."""
+    text = "examples:\n" + "\n".join(f"  {c}" for c in commands)
+    return {"epilog": text, "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def report(prog: str, message: str) -> None:

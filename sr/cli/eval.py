@@ -33,7 +33,7 @@ from tqdm import tqdm
 from sr.archs import scale_of
 from sr.atomic import atomic_write
 from sr.checkpoints import CheckpointError
-from sr.cli.common import fail, parse_net_opt, pick_device, write_json_atomic
+from sr.cli.common import examples, fail, parse_net_opt, pick_device, write_json_atomic
 from sr.data.imageio import ImageReadError, ImageWriteError, write_image
 from sr.inference.baselines import BASELINES
 from sr.inference.evaluate import (
@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Evaluate PSNR/SSIM (luma, crop = scale) of an SR model on HR image folders; LR inputs "
         "are made with the MATLAB-compatible bicubic.",
+        **examples(
+            "sr-eval --data datasets/Set5                       # the bundled model, x4",
+            "sr-eval --model net.pth --data datasets/Set5 --data datasets/Set14 --json r.json",
+            "sr-eval --model default-gan --data datasets/BSD100 --metrics niqe --spectrum",
+        ),
     )
     p.add_argument(
         "--model",

@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sr.checkpoints import CheckpointError
-from sr.cli.common import fail, parse_net_opt, reuse_freed_memory
+from sr.cli.common import examples, fail, parse_net_opt, reuse_freed_memory
 from sr.data.imageio import IMAGE_EXTENSIONS, ImageReadError, ImageWriteError, is_image_file
 from sr.inference.baselines import BASELINES
 from sr.inference.loading import PRECISIONS
@@ -46,7 +46,15 @@ class Job:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Upscale images with a super-resolution model.")
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Upscale images with a super-resolution model.",
+        **examples(
+            "sr-infer photo.jpg                          # bundled model, x4 -> photo_x4.jpg",
+            "sr-infer photos/ -o out/ --scale 2 --ext png",
+            "sr-infer photo.jpg --alpha 0.8             # 80 % of the bundled GAN model",
+        ),
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     p.add_argument("-o", "--output", type=Path, help="output folder (or file, for one input file)")
     p.add_argument(
@@ -68,7 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outscale", type=float, help="final scale, resized from the model's with MATLAB bicubic")
     p.add_argument("--tile", default="auto", help="tile size in input pixels, 0 for none, or auto (default)")
     p.add_argument("--tile-pad", type=int, default=16, help="context around each tile, input pixels (16)")
-    p.add_argument("--precision", choices=list(PRECISIONS), default="fp32")
+    p.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        default="fp32",
+        help="network arithmetic: fp32 (default), bf16 (fast on CPUs with AMX/AVX512-BF16 and on GPUs; "
+        "emulated and slow elsewhere) or fp16 (CUDA only)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--suffix", help="appended to each output's stem (default: _x<final scale>)")
     p.add_argument("--ext", choices=EXTS, default="same", help="output format (default: the input's)")

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from sr.archs import SCALE_ARG
 from sr.checkpoints import CheckpointError, save_checkpoint
 from sr.checkpoints.bundled import BUNDLED, resolve_checkpoint
-from sr.cli.common import fail, parse_net_opt, pick_device
+from sr.cli.common import examples, fail, parse_net_opt, pick_device
 from sr.data.imageio import ImageReadError
 from sr.inference.evaluate import load_lpips, niqe_blocker
 from sr.inference.interp import (
@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="ESRGAN network interpolation: weights = (1 - alpha) * PSNR_MODEL + alpha * GAN_MODEL "
         "(alpha 0.8 = 80% GAN). Reads any supported checkpoint format and key layout; writes sr's format.",
+        **examples(
+            "sr-interp default default-gan --alpha 0.8 -o blend.pth",
+            "sr-interp psnr.pth gan.pth --alphas 0:1:0.1 -o sweep/ --eval datasets/Set14",
+        ),
     )
     names = " or ".join(BUNDLED)
     p.add_argument("psnr_model", metavar="PSNR_MODEL", help=f"PSNR-oriented model (alpha = 0), or {names}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sr.checkpoints import CheckpointError
 from sr.checkpoints.pretrained import MissingWeightsError
-from sr.cli.common import fail, report
+from sr.cli.common import examples, fail, report
 from sr.data import ImageReadError, error_text
 from sr.engine.dist import DistContext, RankFailedError
 from sr.engine.logger import FORMAT
@@ -26,7 +26,15 @@ PROG = "sr-train"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Train an SR model from a YAML options file.")
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Train an SR model from a YAML options file.",
+        **examples(
+            "sr-train -opt options/quickstart_x4.yml",
+            "sr-train -opt options/esrgan_x4.yml --set train.optim_g.lr=2e-4",
+            "sr-train -opt options/esrgan_x4.yml --auto-resume",
+        ),
+    )
     p.add_argument("-opt", "--opt", dest="opt", type=Path, required=True, help="YAML options file")
     p.add_argument(
         "--set",

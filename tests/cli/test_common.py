@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import platform
 import subprocess
 import sys
@@ -51,3 +52,17 @@ def test_reuse_freed_memory_cuts_page_faults_of_repeated_allocations() -> None:
     assert run.returncode == 0, run.stderr
     with_ = int(run.stdout)
     assert with_ * 5 < pages_touched, with_  # observed 20,609-48,066 (547,924 without the setting)
+
+
+@pytest.mark.parametrize("command", ["eval", "infer", "interp", "train"])
+def test_help_ends_with_examples_of_the_command(command, capsys):
+    """Every command's --help ends with runnable examples (issue 21); sr-infer explains --precision."""
+    main = importlib.import_module(f"sr.cli.{command}").main
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    tail = out[out.index("examples:") :].splitlines()[1:]
+    assert len(tail) >= 2 and all(line.strip().startswith(f"sr-{command} ") for line in tail)
+    if command == "infer":
+        assert "AMX" in out
