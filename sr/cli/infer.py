@@ -2,7 +2,7 @@
 
 sr-infer INPUT [INPUT ...] [-o OUTPUT] [--model PATH|bicubic|default|default-gan] [--scale S] [--outscale F]
          [--alpha A [--gan-model PATH]]
-         [--tile N|auto] [--tile-pad P] [--precision fp32|bf16|fp16] [--device auto|cpu|cuda]
+         [--tile N|auto] [--tile-pad P] [--precision auto|fp32|bf16|fp16] [--device auto|cpu|cuda]
          [--suffix TEXT] [--ext png|jpg|webp|same] [--quality Q] [--recursive] [--overwrite]
          [--net-opt key=value ...] [--quiet]
 
@@ -29,8 +29,9 @@ from tqdm import tqdm
 from sr.checkpoints import CheckpointError
 from sr.cli.common import examples, fail, parse_net_opt, reuse_freed_memory
 from sr.data.imageio import IMAGE_EXTENSIONS, ImageReadError, ImageWriteError, is_image_file
+from sr.device import pick_device
 from sr.inference.baselines import BASELINES
-from sr.inference.loading import PRECISIONS
+from sr.inference.loading import PRECISIONS, auto_precision
 from sr.inference.upscaler import Upscaler
 from sr.outputs import OutputError, ProtectedInputs
 
@@ -78,10 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile-pad", type=int, default=16, help="context around each tile, input pixels (16)")
     p.add_argument(
         "--precision",
-        choices=list(PRECISIONS),
-        default="fp32",
-        help="network arithmetic: fp32 (default), bf16 (fast on CPUs with AMX/AVX512-BF16 and on GPUs; "
-        "emulated and slow elsewhere) or fp16 (CUDA only)",
+        choices=["auto", *PRECISIONS],
+        default="auto",
+        help="network arithmetic: auto (default: bf16 for the bundled models where the CPU or GPU runs "
+        "bf16 natively, e.g. AMX/AVX512-BF16, else fp32), fp32, bf16 (emulated and slow on CPUs "
+        "without native bf16) or fp16 (CUDA only)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--suffix", help="appended to each output's stem (default: _x<final scale>)")
@@ -201,13 +203,16 @@ def main(argv: list[str] | None = None) -> None:
         fail(PROG, f"--suffix {args.suffix!r}: must not hold a path separator (outputs stay in their folder)")
     reuse_freed_memory()
     try:
+        precision = args.precision
+        if precision == "auto":
+            precision = auto_precision(args.model, args.gan_model, pick_device(args.device))
         upscaler = Upscaler(
             model=args.model,
             scale=args.scale,
             outscale=args.outscale,
             tile=tile,
             tile_pad=args.tile_pad,
-            precision=args.precision,
+            precision=precision,
             device=args.device,
             net_opt=parse_net_opt(args.net_opt),
             progress=show,
@@ -216,6 +221,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     except (CheckpointError, ValueError, OSError) as exc:
         fail(PROG, str(exc))
+    if not args.quiet:
+        auto = " (auto)" if args.precision == "auto" else ""
+        _notice(f"model {args.model}, x{upscaler.scale}, {precision}{auto} on {upscaler.device}")
     jobs = plan(args, args.outscale or upscaler.scale)
     ok = failed = skipped = 0
     for job in tqdm(jobs, desc=PROG, unit="image", disable=not show or len(jobs) < 2):

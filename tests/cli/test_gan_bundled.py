@@ -16,6 +16,7 @@ from sr.cli.infer import main as infer_main
 from sr.cli.interp import main as interp_main
 from sr.data.imageio import read_image, write_image
 from sr.data.samples import load_sample
+from sr.inference.loading import auto_precision, native_bf16
 
 
 def run(main, argv: list[str]) -> int:
@@ -54,7 +55,8 @@ def test_infer_gan_model_and_alpha_blends(tmp_path, photo):
         "a1": ["--alpha", "1"],
         "a08": ["--alpha", "0.8"],
     }.items():
-        assert run(infer_main, [str(photo), "-o", str(tmp_path / f"{name}.png"), "--quiet", *extra]) == 0
+        argv = [str(photo), "-o", str(tmp_path / f"{name}.png"), "--quiet", "--precision", "fp32", *extra]
+        assert run(infer_main, argv) == 0
         outs[name] = pixels(tmp_path / f"{name}.png")
     assert outs["psnr"].shape == (3, 256, 320)
     assert np.array_equal(outs["a0"], outs["psnr"]) and np.array_equal(outs["a1"], outs["gan"])
@@ -67,6 +69,7 @@ def test_infer_gan_model_and_alpha_blends(tmp_path, photo):
     blend = tmp_path / "blend.pth"
     assert run(interp_main, ["default", "default-gan", "--alpha", "0.8", "-o", str(blend)]) == 0
     argv = [str(photo), "--model", str(blend), "--scale", "4", "-o", str(tmp_path / "f.png"), "--quiet"]
+    argv += ["--precision", "fp32"]
     assert run(infer_main, argv) == 0
     assert np.array_equal(pixels(tmp_path / "f.png"), outs["a08"])
 
@@ -99,3 +102,15 @@ def test_sweep_of_the_bundled_pair_scores_niqe(tmp_path):
     assert all(isinstance(r["niqe"], float) for r in rows.values())
     assert rows[1.0]["niqe"] < rows[0.0]["niqe"]  # the GAN model's output looks more natural
     assert "| NIQE |" in (out / "sweep.md").read_text()
+
+
+def test_precision_auto_is_bf16_for_the_bundled_models_where_native(tmp_path, photo, capsys):
+    """``--precision auto`` (the default): bf16 for the bundled models and their blends on a device with
+    native bf16, fp32 for any other checkpoint; the progress line says which ran."""
+    cpu = torch.device("cpu")
+    native = "bf16" if native_bf16(cpu) else "fp32"
+    assert auto_precision("default", None, cpu) == native
+    assert auto_precision("default", "default-gan", cpu) == native
+    assert auto_precision(tmp_path / "other.pth", None, cpu) == "fp32"
+    assert run(infer_main, [str(photo), "-o", str(tmp_path / "o.png"), "--device", "cpu"]) == 0
+    assert f"{native} (auto) on cpu" in capsys.readouterr().err
