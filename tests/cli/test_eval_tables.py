@@ -19,6 +19,7 @@ BICUBIC_RGB = [("Set5", 2, 33.68), ("Set5", 4, 28.43), ("Set14", 4, 26.09)]
 def _eval(tmp_path, shared_dir, model, scale, sets, *extra):
     out = tmp_path / "r.json"
     args = ["--model", str(model), "--scale", str(scale), "--json", str(out), "--quiet", *extra]
+    args.append("--overwrite")  # one report path, rewritten by each call
     for s in sets:
         args += ["--data", str(shared_dir / "data" / "benchmarks" / s)]
     main(args)
