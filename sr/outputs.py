@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["OutputError", "ProtectedInputs", "check_component", "check_writable_file"]
+__all__ = ["OutputError", "ProtectedInputs", "check_component", "check_writable_file", "has_separator"]
 
 
 class OutputError(ValueError):
@@ -74,10 +74,14 @@ class ProtectedInputs:
         return p
 
 
+def has_separator(value: str) -> bool:
+    """Whether ``value`` holds a path separator (or a NUL): it would name a path, not one name."""
+    return any(s in value for s in (os.sep, os.altsep, "/", "\0") if s)
+
+
 def check_component(value: str, what: str) -> str:
     """``value`` if it is usable inside one file or folder name; ``OutputError`` naming ``what``."""
-    seps = [s for s in (os.sep, os.altsep, "/") if s]
-    if any(s in value for s in seps) or "\0" in value:
+    if has_separator(value):
         raise OutputError(f"{what} {value!r}: must not hold a path separator (it names a file, not a path)")
     if value in ("", ".", ".."):
         raise OutputError(f"{what} {value!r}: must be a non-empty name other than '.' and '..'")

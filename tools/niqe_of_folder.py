@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from sr.data.imageio import read_image
+from sr.data.imageio import ImageReadError, read_image
 from sr.inference.evaluate import list_images
 from sr.metrics.niqe import niqe
 from sr.ops.color import rgb_to_y
@@ -21,8 +21,8 @@ from sr.ops.color import rgb_to_y
 
 def folder_niqe(folder: Path, scale: int, crop: int) -> dict[str, float]:
     scores = {}
-    for path in list_images(folder):
-        img = read_image(path)
+    for path in list_images(folder):  # FileNotFoundError naming a missing or image-less folder
+        img = read_image(path)  # ImageReadError naming a corrupt file
         hr = img.data.to(torch.float64)
         h, w = hr.shape[-2:]
         hr = hr[:, : h - h % scale, : w - w % scale]
@@ -44,8 +44,13 @@ def main() -> None:
     p.add_argument("--crop", type=int, default=4, help="pixels dropped at each border (4)")
     args = p.parse_args()
     for folder in args.folders:
-        scores = folder_niqe(folder, args.scale, args.crop)
+        try:
+            scores = folder_niqe(folder, args.scale, args.crop)
+        except (FileNotFoundError, ImageReadError) as err:
+            raise SystemExit(f"niqe_of_folder: error: {err}") from None
         finite = [v for v in scores.values() if not math.isnan(v)]
+        if not finite:
+            raise SystemExit(f"niqe_of_folder: error: {folder}: no image with texture (NIQE undefined)")
         print(f"{folder.name}: NIQE {sum(finite) / len(finite):.4f} over {len(finite)} images")
 
 

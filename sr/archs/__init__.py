@@ -61,25 +61,28 @@ def check_arch_args(name: str, kwargs: Mapping[str, Any]) -> None:
             raise ValueError(f"{name}: unknown argument {key!r}; allowed: {', '.join(allowed)}")
 
 
-def build(opt: Mapping[str, Any]) -> nn.Module:
-    """Build from a BasicSR-style section ``{"type": Name, **kwargs}``."""
+def _checked(opt: Mapping[str, Any]) -> tuple[type[nn.Module], dict[str, Any]]:
+    """The class and keyword arguments of a section ``{"type": Name, **kwargs}``, names and values
+    checked (:func:`check_arch_args`, :func:`sr.archs.limits.check_arch_values`)."""
     if "type" not in opt:
         raise ValueError(f"architecture options need a 'type' key; choose one of {sorted(ARCHS)}")
     kwargs = {k: v for k, v in opt.items() if k != "type"}
     check_arch_args(opt["type"], kwargs)
-    check_arch_values(arch_class(opt["type"]), kwargs)
-    return arch_class(opt["type"])(**kwargs)
+    cls = arch_class(opt["type"])
+    check_arch_values(cls, kwargs)
+    return cls, kwargs
+
+
+def build(opt: Mapping[str, Any]) -> nn.Module:
+    """Build from a BasicSR-style section ``{"type": Name, **kwargs}``."""
+    cls, kwargs = _checked(opt)
+    return cls(**kwargs)
 
 
 def build_meta(opt: Mapping[str, Any]) -> nn.Module:
     """:func:`build` on PyTorch's ``meta`` device: the shapes and parameter count of the model the
     section describes, without allocating it (the arguments are checked first, as by ``build``)."""
-    if "type" not in opt:
-        raise ValueError(f"architecture options need a 'type' key; choose one of {sorted(ARCHS)}")
-    kwargs = {k: v for k, v in opt.items() if k != "type"}
-    check_arch_args(opt["type"], kwargs)
-    check_arch_values(arch_class(opt["type"]), kwargs)
-    return meta_model(arch_class(opt["type"]), kwargs)
+    return meta_model(*_checked(opt))
 
 
 def scale_of(model: nn.Module) -> int:

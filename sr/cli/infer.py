@@ -33,7 +33,7 @@ from sr.device import pick_device
 from sr.inference.baselines import BASELINES
 from sr.inference.loading import PRECISIONS, auto_precision
 from sr.inference.upscaler import Upscaler
-from sr.outputs import OutputError, ProtectedInputs
+from sr.outputs import OutputError, ProtectedInputs, has_separator
 
 PROG = "sr-infer"
 EXTS = ("png", "jpg", "webp", "same")
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             fail(PROG, f"--tile {args.tile!r}: give a size in pixels, 0 (no tiling) or auto")
     if not 1 <= args.quality <= 100:
         fail(PROG, f"--quality {args.quality}: must be in 1..100")
-    if args.suffix and any(sep in args.suffix for sep in ("/", os.sep, os.altsep or "/", "\0")):
+    if args.suffix and has_separator(args.suffix):
         fail(PROG, f"--suffix {args.suffix!r}: must not hold a path separator (outputs stay in their folder)")
     reuse_freed_memory()
     try:

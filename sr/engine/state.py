@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,18 @@ def load_state(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("version") != FORMAT_VERSION or "model" not in state:
         raise ValueError(f"{path}: not an sr training state (version {FORMAT_VERSION})")
     return state
+
+
+def state_damage(path: Path) -> str | None:
+    """Why ``path`` cannot be a whole training state, from its zip directory alone (``torch.save``
+    writes a zip whose directory comes last, so a truncated file or a copy cut short has none);
+    ``None`` when it looks whole. Reads a few KB, unlike :func:`load_state`."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            z.infolist()
+    except (OSError, zipfile.BadZipFile) as err:
+        return f"not a complete training state ({err})"
+    return None
 
 
 def list_states(folder: Path) -> list[Path]:

@@ -29,7 +29,15 @@ from sr.data import build_dataset, build_train_loader, build_val_loader, error_t
 from sr.device import available_memory
 from sr.engine.dist import DistContext, RankFailedError
 from sr.engine.logger import Progress, TensorBoard, add_file_handler
-from sr.engine.state import latest_state, list_states, load_state, prune_states, restore_rng, save_state
+from sr.engine.state import (
+    latest_state,
+    list_states,
+    load_state,
+    prune_states,
+    restore_rng,
+    save_state,
+    state_damage,
+)
 from sr.engine.validate import Validator
 from sr.models import NonFiniteLossError, SRModel, build_model
 from sr.options import dump_options
@@ -146,10 +154,9 @@ class Trainer:
         or damaged: a full disk, a copy cut short) is passed over with a warning naming it, and kept."""
         states = list_states(Path(opt.path.experiments_root) / opt.name / "training_states")
         for path in reversed(states):
-            try:
-                load_state(path)
-            except ValueError as err:
-                log.warning("--auto-resume: skipping %s: %s", path.name, err)
+            damage = state_damage(path)  # the directory only: fit() loads the chosen state once
+            if damage is not None:
+                log.warning("--auto-resume: skipping %s: %s", path.name, damage)
                 continue
             if path != states[-1]:
                 log.warning("--auto-resume: resuming from %s, the newest state that can be read", path)

@@ -163,12 +163,14 @@ class Upscaler:
         self.outscale, self.tile, self.tile_pad, self.progress = outscale, tile, tile_pad, progress
 
     # -- the tile functions: (1, C, h, w) float32 CPU tiles in, float32 CPU tensors out --
-    def _run(self, fn: Any, *xs: torch.Tensor) -> torch.Tensor:
-        """``fn(*xs)`` on the model's device, dtype and memory format, no autograd; float32 CPU out."""
+    def _run(self, fn: Any, *xs: torch.Tensor, pixels: bool = True) -> torch.Tensor:
+        """``fn(*xs)`` on the model's device, dtype and memory format, no autograd; float32 CPU out.
+        ``pixels``: the output is image pixels, checked to be finite (features are not: a NaN in them
+        reaches the pixels anyway, and they are many times larger)."""
         with torch.inference_mode():
             args = [x.to(self.device, self.dtype).contiguous(memory_format=self.memory_format) for x in xs]
             out = fn(*args).to("cpu", torch.float32).contiguous()
-        if not bool(torch.isfinite(out).all()):  # else a black or garbage image would be written
+        if pixels and not bool(torch.isfinite(out).all()):  # else a black or garbage image is written
             raise ValueError(
                 f"the model produced NaN or infinite values in {str(self.dtype).removeprefix('torch.')} "
                 "(broken weights, or an overflow: try --precision fp32)"
@@ -194,7 +196,7 @@ class Upscaler:
         return self._gray_out(self._run(self.model, self._rgb_in(x)), c)
 
     def _trunk_fn(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(self.model.forward_trunk, self._rgb_in(x))
+        return self._run(self.model.forward_trunk, self._rgb_in(x), pixels=False)
 
     def _tail_fn(self, feat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self._gray_out(self._run(self.model.forward_tail, feat, self._rgb_in(x)), x.shape[1])
