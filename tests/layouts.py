@@ -8,6 +8,8 @@ import re
 
 import torch
 
+from sr.checkpoints.legacy import to_esrgan_old as to_old_layout  # noqa: F401  (the tests' name for it)
+
 _RDB = re.compile(r"body\.(\d+)\.rdb(\d)\.conv(\d)\.(\w+)")
 
 
@@ -21,18 +23,4 @@ def to_esrgan_repo(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         else:
             head, param = k.rsplit(".", 1)
             out[f"{names.get(head, head)}.{param}"] = v
-    return out
-
-
-def to_old_layout(sd: dict[str, torch.Tensor], num_block: int) -> dict[str, torch.Tensor]:
-    """BasicSR -> the original ESRGAN release (x4): one nn.Sequential named ``model``."""
-    names = {"conv_first": "model.0", "conv_body": f"model.1.sub.{num_block}", "conv_up1": "model.3"}
-    names |= {"conv_up2": "model.6", "conv_hr": "model.8", "conv_last": "model.10"}
-    out = {}
-    for k, v in sd.items():
-        if m := _RDB.fullmatch(k):
-            out["model.1.sub.{}.RDB{}.conv{}.0.{}".format(*m.groups())] = v
-        else:
-            head, param = k.rsplit(".", 1)
-            out[f"{names[head]}.{param}"] = v
     return out

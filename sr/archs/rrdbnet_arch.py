@@ -86,10 +86,15 @@ class RRDBNet(nn.Module):
             if pad_h or pad_w:
                 mode = "reflect" if pad_h < h and pad_w < w else "replicate"  # reflect needs pad < size
                 x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        return self.forward_padded(x)[..., : h * self.scale, : w * self.scale]
+
+    def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
+        """The network on an input whose height and width are multiples of ``fold`` (no padding or
+        crop: what an exported graph runs after its own padding, ``sr.inference.export``)."""
+        if self.fold > 1:
             x = F.pixel_unshuffle(x, self.fold)
         feat = self.conv_first(x)
         feat = feat + self.conv_body(self.body(feat))
         feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
         feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
-        out = self.conv_last(self.lrelu(self.conv_hr(feat)))
-        return out[..., : h * self.scale, : w * self.scale]
+        return self.conv_last(self.lrelu(self.conv_hr(feat)))

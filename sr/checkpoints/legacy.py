@@ -39,6 +39,7 @@ _OLD_TRUNK_CONV = re.compile(r"model\.1\.sub\.(\d+)\.(weight|bias)")
 _OLD_LAYER = re.compile(r"model\.(\d+)\.(weight|bias)")
 # sequence index -> BasicSR name, for the x4 old layout (2, 5: Upsample; 4, 7, 9: LeakyReLU)
 _OLD_X4_LAYERS = {0: "conv_first", 3: "conv_up1", 6: "conv_up2", 8: "conv_hr", 10: "conv_last"}
+_BASICSR_BODY = re.compile(r"body\.(\d+)\.rdb([123])\.conv([1-5])\.(weight|bias)")
 
 
 def strip_module_prefix(
@@ -131,4 +132,22 @@ def _from_old(state: dict[str, torch.Tensor], where: str) -> dict[str, torch.Ten
                 f"{where}: key {key!r} is not part of the old ESRGAN x4 layout (ESRGAN+ and other variants "
                 "do not map onto BasicSR's RRDBNet)"
             )
+    return out
+
+
+def to_esrgan_old(state: Mapping[str, torch.Tensor], num_block: int) -> dict[str, torch.Tensor]:
+    """BasicSR's x4 ``RRDBNet`` keys -> the original ESRGAN release's layout (``model.N``), which
+    ESRGAN's scripts, chaiNNer and spandrel all read; the inverse of ``convert_legacy`` for it.
+    Tensors are shared, not copied; a key outside the x4 layout is a ``CheckpointError``."""
+    names = {name: f"model.{i}" for i, name in _OLD_X4_LAYERS.items()}
+    names["conv_body"] = f"model.1.sub.{num_block}"
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        head, _, param = key.rpartition(".")
+        if body := _BASICSR_BODY.fullmatch(key):
+            out["model.1.sub.{}.RDB{}.conv{}.0.{}".format(*body.groups())] = value
+        elif head in names and param in ("weight", "bias"):
+            out[f"{names[head]}.{param}"] = value
+        else:
+            raise CheckpointError(f"key {key!r} is not part of BasicSR's x4 RRDBNet layout")
     return out

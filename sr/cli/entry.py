@@ -25,6 +25,10 @@ def eval_main() -> NoReturn:
     _run("eval")
 
 
+def export_main() -> NoReturn:
+    _run("export")
+
+
 def infer_main() -> NoReturn:
     _run("infer")
 

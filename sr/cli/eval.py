@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
                     write_image(saved[path], out, overwrite=args.overwrite)
 
             def bar(items, name=folder.name):
-                return tqdm(items, desc=name, unit="img", leave=False) if show_bar else iter(items)
+                return tqdm(items, desc=name, unit="img") if show_bar else iter(items)
 
             spectra = SpectrumAccumulator(args.scale) if spectrum else None
             result = evaluate_folder(

@@ -225,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         auto = " (auto)" if args.precision == "auto" else ""
         _notice(f"model {args.model}, x{upscaler.scale}, {precision}{auto} on {upscaler.device}")
     jobs = plan(args, args.outscale or upscaler.scale)
+    upscaler.keep_bar = len(jobs) == 1  # no images bar then: the tiles bar stays as the record
     ok = failed = skipped = 0
     for job in tqdm(jobs, desc=PROG, unit="image", disable=not show or len(jobs) < 2):
         if job.dst is None:

@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         show_bar = sys.stderr.isatty() and not args.quiet
 
         def bar(items):
-            return tqdm(items, unit="img", leave=False) if show_bar else iter(items)
+            return tqdm(items, unit="img") if show_bar else iter(items)
 
         rows = evaluate_sweep(
             paths,

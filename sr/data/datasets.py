@@ -69,6 +69,8 @@ class _SRDataset(Dataset):
     caching and the key protocol. Subclasses implement :meth:`make_item`. ``scales``: the scales an
     item may ask for (default: just ``scale``)."""
 
+    lq_from_gt = False  # True where the dataset makes the LQ from the GT (validation's protocol y)
+
     def __init__(
         self,
         opt: DatasetOptions,
@@ -192,6 +194,8 @@ class HRImageDataset(_SRDataset):
 
     With ``cache`` and no ``gt_size`` (validation), the LQ images at the dataset's ``scale`` are
     computed once at build time."""
+
+    lq_from_gt = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -76,6 +76,8 @@ class MixedSourceDataset(Dataset):
     ``resolutions``, ``gt_sizes`` and ``lq_sizes`` list the sources' properties in order (a source's patch
     is set by one of ``gt_size`` and ``lq_size``, the other is None; both None: whole images)."""
 
+    lq_from_gt = True  # its sources are HR images; the LQ is made from them
+
     def __init__(
         self, opt: DatasetOptions, scale: int, key: str, scales: tuple[int, ...], sources: list[Source]
     ) -> None:

@@ -225,7 +225,9 @@ class Trainer:
         opt, ctx = self.opt, self.ctx
         train_set, val_loaders = self._datasets()
         model = self.model = build_model(opt, ctx.device, ctx.world_size)
-        validator = Validator(opt.val.metrics if opt.val else {}, opt.scale, ctx.device)
+        validator = Validator(
+            opt.val.metrics if opt.val else {}, opt.scale, ctx.device, opt.val.protocol if opt.val else "y"
+        )
         start = 0
         if self.resume_path is not None:
             state = load_state(self.resume_path)
@@ -380,7 +382,8 @@ class Trainer:
                 view = ScaleView(net, scale) if len(scales_of(net)) > 1 else net
                 results, first, improved = validator.run(view, name, loader, it, save_dir, scale)
                 text = ", ".join(f"{k} {v:.4f}" for k, v in results.items())
-                log.info("validation %s at iter %d: %s", name, it, text)
+                how = validator.describe(loader)
+                log.info("validation %s at iter %d (%s): %s", name, it, how, text)
                 tb.scalars(f"val/{name}", results, it)
                 if first is not None:
                     tb.image(f"val/{name}", first, it)

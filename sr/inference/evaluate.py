@@ -162,16 +162,22 @@ def _run(model: nn.Module, lr: torch.Tensor, device: torch.device) -> torch.Tens
 
 
 def upscale_for_protocol(
-    model: nn.Module, hr: Image, scale: int, protocol: str, device: torch.device
+    model: nn.Module,
+    hr: Image,
+    scale: int,
+    protocol: str,
+    device: torch.device,
+    num_in_ch: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Return ``(sr, sr_luma, gt_luma)``: the 8-bit-rounded model output (``(C, H, W)``, C = 1 or
-    3) and the two luma images to score, float64 ``(1, H, W)`` in [0, 1]."""
+    3) and the two luma images to score, float64 ``(1, H, W)`` in [0, 1]. ``num_in_ch``: the model's
+    input channels where it does not say (its ``num_in_ch``; a model without one gets the luma)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
     hr_data = hr.data.to(torch.float64)
     h, w = hr_data.shape[-2:]
     hr_data = hr_data[:, : h - h % scale, : w - w % scale]
-    in_ch = getattr(model, "num_in_ch", None)
+    in_ch = num_in_ch or getattr(model, "num_in_ch", None)
     if protocol == "y":
         gt = hr_data if hr.is_gray else _round8(rgb_to_y(hr_data))
         if in_ch in (None, 1):

@@ -161,6 +161,7 @@ class Upscaler:
         if split and halo is not None and tail_tile is not None:
             self.split_plan = (int(halo), tail_tile)
         self.outscale, self.tile, self.tile_pad, self.progress = outscale, tile, tile_pad, progress
+        self.keep_bar = False  # leave the tiles bar on screen when done (sr-infer: one image only)
 
     # -- the tile functions: (1, C, h, w) float32 CPU tiles in, float32 CPU tensors out --
     def _run(self, fn: Any, *xs: torch.Tensor, pixels: bool = True) -> torch.Tensor:
@@ -230,7 +231,9 @@ class Upscaler:
         split = self._split(c)
         tile, s = self._tile_size(h, w, split is not None), self.scale
         n = count_tiles(h, w, tile) * (1 if alpha is None else 2) + (len(tile_spans(h, tile)) if split else 0)
-        bar = tqdm(total=n, desc="tiles", unit="tile", leave=False, disable=not self.progress or n < 2)
+        bar = tqdm(
+            total=n, desc="tiles", unit="tile", leave=self.keep_bar, disable=not self.progress or n < 2
+        )
         with bar:
             buf = np.empty((s * h, s * w, c), dtype)
             if split is not None:

@@ -149,6 +149,9 @@ class MetricOptions:
 @dataclass(frozen=True)
 class ValOptions:
     val_freq: int = 5000
+    # how an HR-only validation set is degraded and scored: sr-eval's --protocol (y: the papers'
+    # MATLAB protocol, sr-eval's default; rgb: BasicSR's); sr.engine.validate
+    protocol: Literal["y", "rgb"] = "y"
     save_img: bool = False
     metrics: dict[str, MetricOptions] = field(default_factory=dict)
 
