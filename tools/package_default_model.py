@@ -1,13 +1,13 @@
 """Package a trained checkpoint as one of sr's bundled models (``default`` or ``default-gan``).
 
-    python tools/package_default_model.py experiments/default_stage11_x234/models/net_g_10000.pth
+    python tools/package_default_model.py experiments/default_x234/models/net_g_30000.pth
     python tools/package_default_model.py --name default-gan \
-        experiments/default_gan_x234/models/net_g_4000.pth
+        experiments/esrgan_quick_x234/models/net_g_latest.pth
 
-Reads the checkpoint the default model's recipes wrote (``sr-train -opt options/default_x234.yml``, then
-``options/default_stage2_x234.yml`` ... ``default_stage8_x234.yml``, each from the previous stage's
-result, then ``default_stage11_x234.yml`` from stage 8's) (``params_ema`` when present, else
-``params``), checks that it is a multi-scale generator with the default's scales, and writes it as
+Reads a checkpoint of the default model's recipe (``sr-train -opt options/default_x234.yml``; the
+shipped weights came from its staged history, ``docs/default_model/stages/``) or of the GAN recipe
+(``options/esrgan_quick_x234.yml``) (``params_ema`` when present, else ``params``), checks that it is
+a multi-scale generator with the default's scales, and writes it as
 ``sr/inference/weights/default_x234.safetensors`` (``--name default-gan``: ``default_gan_x234.safetensors``,
 which must also have the default model's architecture and keys, so that the two interpolate; ``--out``
 any other path): safetensors (no pickle), the architecture

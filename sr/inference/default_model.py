@@ -1,14 +1,13 @@
 """The bundled default model: what ``sr-infer``/``sr-eval`` without ``--model`` (or with ``--model
 default``) and ``Upscaler(model="default")`` load.
 
-It is a multi-scale MSRResNet-style network (x2, x3, x4) trained by ``sr-train -opt
-options/default_x234.yml``, then ``options/default_stage2_x234.yml`` ... ``default_stage8_x234.yml``
-(each fine-tuning the previous stage's result) and ``default_stage11_x234.yml`` (stage 8's result, on a
-GPU; stages 9 and 10 were not packaged), and packaged by ``tools/package_default_model.py``;
-``MODEL_CARD.md`` has its data, compute, results and limits. It ships as package data (a safetensors
+It is a multi-scale MSRResNet-style network (x2, x3, x4) trained by ``sr-train`` in eleven stages
+(``docs/default_model/stages/``; one run of ``options/default_x234.yml`` stands for them now) and
+packaged by ``tools/package_default_model.py``; ``MODEL_CARD.md`` has its data, compute, results and
+limits. It ships as package data (a safetensors
 file with the architecture in its metadata), found through ``importlib.resources``: wherever sr is
 installed, not relative to a source tree. ``default-gan`` (``sr.checkpoints.bundled``) is its GAN
-fine-tune by ``options/default_gan_x234.yml``, with the same architecture and keys.
+fine-tune by ``options/esrgan_quick_x234.yml``, with the same architecture and keys.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Benchmark evaluation: degrade HR images, upscale with a model, score PSNR/SSIM as the papers do.
 
-Two protocols (``../shared/data/benchmarks/SOURCES.md`` and the README describe them):
+Two protocols (``../shared/data/benchmarks/SOURCES.md`` and ``docs/evaluation.md`` describe them):
 
 ``y`` -- the SRCNN/VDSR/ESRGAN tables. The HR image is cropped to a multiple of the scale and its
     luma taken as MATLAB does (``rgb2ycbcr`` on uint8, rounded; a grayscale image is its own luma).

@@ -1,4 +1,5 @@
-"""Every shipped recipe in ``options/*.yml`` loads through the strict loader and round-trips.
+"""Every shipped recipe in ``options/*.yml``, and the default model's history recipes in
+``docs/default_model/stages/``, loads through the strict loader and round-trips.
 
 The file name carries the run name and the scale (``esrgan_x4.yml`` -> ``name: esrgan_x4``,
 ``scale: 4``), so a recipe copied without editing those keys fails here.
@@ -13,7 +14,8 @@ import pytest
 
 from sr.options import dump_options, load_options
 
-RECIPES = sorted((Path(__file__).resolve().parents[2] / "options").glob("*.yml"))
+ROOT = Path(__file__).resolve().parents[2]
+RECIPES = sorted(ROOT.glob("options/*.yml")) + sorted(ROOT.glob("docs/default_model/stages/*.yml"))
 
 
 @pytest.fixture(autouse=True)
