@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 from sr.checkpoints import CheckpointError
-from sr.checkpoints.bundled import BUNDLED, is_bundled_name
+from sr.checkpoints.bundled import BUNDLED, bundled_model_path, is_bundled_name
 from sr.cli.common import examples, fail, parse_net_opt
 from sr.inference.export import FORMATS, OPSET, TOLERANCE, ExportError, export_model, format_for
 from sr.inference.loading import resolve_model
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         out = Path(args.output)
         fmt = format_for(out, args.format)
-        inputs = [m for m in (args.model, args.gan_model) if m is not None and not is_bundled_name(m)]
+        names = [m for m in (args.model, args.gan_model) if m is not None]
+        inputs = [bundled_model_path(m) if is_bundled_name(m) else m for m in names]  # the package's too
         ProtectedInputs(inputs).check(out, args.overwrite, "-o")
         check_writable_file(out, "-o")
         model = resolve_model(

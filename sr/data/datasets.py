@@ -1,7 +1,9 @@
 """Training and validation datasets over DIV2K-style folders, BasicSR meta-info lists and LMDBs.
 
 Items are dicts ``{"lq": float32 (3, h, w), "gt": float32 (3, h * scale, w * scale), "key": GT stem,
-"scale": int, "source": 0}``, RGB in [0, 1] (gray files replicated to three channels, alpha dropped).
+"scale": int, "source": 0}``, RGB in [0, 1] (gray files replicated to three channels, alpha dropped);
+whole-image items (validation) also carry ``"gray"``: whether the GT file has one channel, so that
+validation scores it as ``sr-eval`` scores a gray file.
 
 An item is addressed by ``dataset[index]``, ``dataset[(index, seed)]`` or (multi-scale training,
 :class:`sr.data.sampler.MixedBatchSampler`) ``dataset[(0, index, seed, scale)]``; the random crop
@@ -85,6 +87,7 @@ class _SRDataset(Dataset):
         self.scales = tuple(scales) if scales else (scale,)
         self.gt_source, self.lq_source = gt, lq
         self.skipped: list[Path] = []
+        self._gray: dict[str, bool] = {}  # GT ref -> one channel in the file (whole images read so far)
         if opt.on_corrupt == "skip" or opt.cache:
             entries = self._preload(entries, cache=opt.cache, skip=opt.on_corrupt == "skip")
         if not entries:
@@ -126,7 +129,10 @@ class _SRDataset(Dataset):
         lq, gt = self.make_item(gt_ref, lq_ref, rng, scale)
         if self.opt.gt_bandlimit is not None:
             gt = band_limit(gt, self.opt.gt_bandlimit)
-        return {"lq": lq, "gt": gt, "key": stem, "scale": scale, "source": 0}
+        out: Item = {"lq": lq, "gt": gt, "key": stem, "scale": scale, "source": 0}
+        if self._patch(scale) is None:
+            out["gray"] = self._gray.get(gt_ref, False)
+        return out
 
     def make_item(
         self, gt_ref: str, lq_ref: str | None, rng: np.random.Generator, scale: int
@@ -134,7 +140,11 @@ class _SRDataset(Dataset):
         raise NotImplementedError
 
     def _read(self, source: ImageSource, ref: str) -> torch.Tensor:
-        return to_rgb_float(*self._decode(source, ref))
+        """The whole image as float RGB; notes in ``_gray`` whether the file has one channel."""
+        arr, bits = self._decode(source, ref)
+        if source is self.gt_source:
+            self._gray[ref] = arr.shape[0] == 1
+        return to_rgb_float(arr, bits)
 
     def _decode(self, source: ImageSource, ref: str) -> tuple[np.ndarray, int]:
         """The stored uint values (C, H, W) and bit depth: training crops these and converts only the

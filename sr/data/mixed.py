@@ -127,7 +127,10 @@ class MixedSourceDataset(Dataset):
         lq = round_to_8bit(imresize(gt, 1 / scale))
         if self.opt.gt_bandlimit is not None:
             gt = band_limit(gt, self.opt.gt_bandlimit)
-        return {"lq": lq, "gt": gt, "key": stem, "scale": scale, "source": source}
+        out = {"lq": lq, "gt": gt, "key": stem, "scale": scale, "source": source}
+        if size is None:  # whole images (validation): as sr.data.datasets
+            out["gray"] = arr.shape[0] == 1
+        return out
 
     def _pixels(self, src: Source, index: int) -> tuple[np.ndarray, int]:
         """The image's stored values (C, H, W) and bit depth: the cached 8-bit downsample, or the file's."""

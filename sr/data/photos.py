@@ -36,6 +36,7 @@ class Package:
     name: str
     file: str  # in Debian's pool
     sha256: str
+    size: int  # bytes: a download stops past it
 
     @property
     def url(self) -> str:
@@ -47,11 +48,13 @@ PACKAGES = {
         "mate-backgrounds",
         "mate-backgrounds_1.26.0-1_all.deb",
         "7bf4c2209f34b4f61ba6d24c8b58c28b361e82e4b943aae6d42c030169af9e04",
+        46638500,
     ),
     "plasma": Package(
         "plasma-workspace-wallpapers",
         "plasma-workspace-wallpapers_5.27.5-2_all.deb",
         "32cd18b71c8c938a18b3b351f217c02ac590e323caa3cf322fbb875ce8892f8b",
+        94047772,
     ),
 }
 MATE_DIR, PLASMA_DIR = "usr/share/backgrounds/mate/nature", "usr/share/wallpapers"
@@ -91,6 +94,7 @@ JPEG of each): BytheWater (Maciej Wiklo), Grey (Sigi Sagi), EveningGlow (Ian Hex
 (Martin Klapetek), Kite, OneStandsOut and Path (Risto Saukonpää). Licence LGPL-3.
 """
 CHUNK = 1 << 20
+MAX_PHOTO = 32 << 20  # bytes; the largest of the 19 is under 4 MB
 
 
 class PhotosError(RuntimeError):
@@ -118,10 +122,17 @@ def ar_member(deb: IO[bytes], prefix: str, source: Path) -> tuple[int, int]:
     ``prefix`` (a ``.deb`` is one: ``debian-binary``, ``control.tar.*``, ``data.tar.*``)."""
     if deb.read(8) != b"!<arch>\n":
         raise PhotosError(f"{source}: not a Debian package (no ar header)")
+    end = deb.seek(0, 2)
+    deb.seek(8)
     while header := deb.read(60):
-        if len(header) < 60 or header[58:60] != b"`\n":
-            raise PhotosError(f"{source}: damaged ar archive")
-        name, size = header[:16].decode().strip().rstrip("/"), int(header[48:58].decode())
+        size_field = header[48:58].strip()
+        if len(header) < 60 or header[58:60] != b"`\n" or not size_field.isdigit():
+            raise PhotosError(
+                f"{source}: damaged ar archive (member header at byte {deb.tell() - len(header)})"
+            )
+        name, size = header[:16].decode("latin-1").strip().rstrip("/"), int(size_field)
+        if deb.tell() + size > end:
+            raise PhotosError(f"{source}: damaged ar archive (member {name!r} runs past the end of the file)")
         if name.startswith(prefix):
             return deb.tell(), size
         deb.seek(size + size % 2, 1)  # members are 2-byte aligned
@@ -140,6 +151,8 @@ def extract_from_deb(deb_path: Path, group: str, out: Path) -> list[str]:
                 name = wanted.get(info.name.removeprefix("./"))
                 f = tar.extractfile(info) if name is not None and info.isfile() else None
                 if f is not None and name is not None:
+                    if info.size > MAX_PHOTO:
+                        raise PhotosError(f"{deb_path}: {info.name} is {info.size} bytes, not a photograph")
                     data = f.read()
                     _place(out / name, data, f"{deb_path}:{info.name}")
                     done.append(name)
@@ -169,8 +182,12 @@ def download(package: Package, folder: Path) -> Path:
     h = hashlib.sha256()
 
     def write(f: IO[bytes]) -> None:
+        got = 0
         with urllib.request.urlopen(package.url, timeout=60) as r:
             while block := r.read(CHUNK):
+                got += len(block)
+                if got > package.size:
+                    raise PhotosError(f"{package.url}: larger than the expected {package.size} bytes")
                 h.update(block)
                 f.write(block)
 
@@ -199,6 +216,8 @@ def fetch(out: Path, debs: Path | None = None, copy_from: Path | None = None) ->
             src = copy_from / name
             if not src.is_file():
                 raise PhotosError(f"--copy-from {copy_from}: {name} is missing")
+            if src.stat().st_size > MAX_PHOTO:
+                raise PhotosError(f"{src}: {src.stat().st_size} bytes, larger than any of the photographs")
             _place(out / name, src.read_bytes(), str(src))
     else:
         with tempfile.TemporaryDirectory() as tmp:

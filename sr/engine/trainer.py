@@ -239,7 +239,17 @@ class Trainer:
                     f"{self.resume_path}: this training state does not fit the run's options (was network_g, "
                     f"network_d or an optimizer changed since it was saved?): {first}"
                 ) from None
-            validator.tracker.load_state_dict(state.get("best", {}))
+            if state.get("best_protocol") == validator.protocol:
+                validator.tracker.load_state_dict(state.get("best", {}))
+            elif state.get("best"):  # bests scored another way cannot be compared with new scores
+                was = state.get("best_protocol") or "the protocol before it was recorded"
+                log.warning(
+                    "%s: its best validation scores were measured under %s, this run validates under "
+                    "protocol %s: the bests (and net_g_best) start afresh",
+                    self.resume_path,
+                    was if was.startswith("the") else f"protocol {was}",
+                    validator.protocol,
+                )
             restore_rng(state["rng"])
             start = int(state["iter"])
             log.info("resumed from %s at iteration %d", self.resume_path, start)
@@ -365,7 +375,7 @@ class Trainer:
     def _write_checkpoint(self, model: SRModel, validator: Validator, it: int) -> None:
         """Weights and training state of iteration ``it`` (rank 0's work; no barrier)."""
         model.save_weights(self.models_dir, str(it))
-        extra = {"best": validator.tracker.state_dict()}
+        extra = {"best": validator.tracker.state_dict(), "best_protocol": validator.protocol}
         path = save_state(self.states_dir, it, model.state_dict(), extra)
         prune_states(self.states_dir, self.opt.logger.keep_last)
         self._saved_iter = it

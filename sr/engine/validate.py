@@ -132,8 +132,8 @@ class Validator:
         """``(output, gt, lumas)`` of one item: the output clamped to [0, 1] (``(1, C, H, W)``, on the
         CPU) and, where the LQ is made from the GT, the luma pair to score as ``sr-eval`` does."""
         gt = batch["gt"].float()
-        if lq_from_gt:
-            hr = Image(gt[0], None, 8, None, None)
+        if lq_from_gt:  # a gray file is scored as sr-eval scores it: its own values are the luma
+            hr = Image(gt[0, :1] if bool(batch.get("gray", False)) else gt[0], None, 8, None, None)
             out, sr_y, gt_y = upscale_for_protocol(net, hr, scale, self.protocol, self.device, gt.shape[1])
             return out.float().unsqueeze(0), gt, (sr_y, gt_y)
         dtype = next((p.dtype for p in net.parameters()), torch.float32)

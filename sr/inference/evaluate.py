@@ -177,7 +177,7 @@ def upscale_for_protocol(
     hr_data = hr.data.to(torch.float64)
     h, w = hr_data.shape[-2:]
     hr_data = hr_data[:, : h - h % scale, : w - w % scale]
-    in_ch = num_in_ch or getattr(model, "num_in_ch", None)
+    in_ch = getattr(model, "num_in_ch", None) or num_in_ch
     if protocol == "y":
         gt = hr_data if hr.is_gray else _round8(rgb_to_y(hr_data))
         if in_ch in (None, 1):

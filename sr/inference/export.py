@@ -224,27 +224,27 @@ def export_model(
     check_exportable(model)
     model = model.eval().float()
     wrapped = Exportable(model).eval()
+    if fmt == "pt2" and wrapped.rrdb is not None:
+        raise ExportError(
+            f"an RRDBNet x{wrapped.scale} pads its input to a multiple of {wrapped.rrdb.fold} before its "
+            "pixel-unshuffle, which torch.export cannot keep dynamic; export ONNX (-o model.onnx) or "
+            "TorchScript (-o model.ts) instead"
+        )
     x = _input(model, CHECK_SIZE, 1)
     with torch.no_grad():
         ref = model(x)
+    scale = ref.shape[-1] // x.shape[-1]  # what the graph does (SRCNN with upsample=none: x1)
     inner = model.module if isinstance(model, ScaleView) else model
-    meta = {"scale": str(wrapped.scale), "architecture": type(inner).__name__, "source": source}
-    meta["layout"] = "NCHW float32 RGB in [0, 1]; output not clamped"
-    out: torch.Tensor | None
-    if fmt == "onnx":
-        data = onnx_bytes(wrapped, meta, opset)
-        out = run_onnx(data, x)
-    elif fmt in ("torchscript", "pt2"):
-        data, runnable = torchscript_bytes(wrapped) if fmt == "torchscript" else pt2_bytes(wrapped)
-        with torch.no_grad():
-            out = runnable(x)
-    elif fmt == "esrgan":
-        buf = io.BytesIO()
-        torch.save(esrgan_state(model), buf)
-        data = buf.getvalue()
-        out = run_spandrel(data, x)
-    else:
-        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    meta = {"scale": str(scale), "architecture": type(inner).__name__, "source": source}
+    channels = f"{x.shape[1]} channel(s) in, {ref.shape[1]} out"
+    meta["layout"] = f"NCHW float32 in [0, 1], {channels}; output not clamped"
+    try:
+        data, out = _export(wrapped, fmt, x, meta, opset)
+    except ExportError:
+        raise
+    except Exception as err:  # the exporters' own failures: one line, not their traceback
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        raise ExportError(f"{fmt} export of {type(inner).__name__} failed: {first}") from err
     diff = None if out is None else _max_diff(out, ref)
     if diff is not None and not diff <= TOLERANCE:
         raise ExportError(
@@ -252,4 +252,22 @@ def export_model(
             f"{CHECK_SIZE[1]}x{CHECK_SIZE[0]} input (tolerance {TOLERANCE}); nothing written"
         )
     atomic_write_bytes(path, data, exclusive=not overwrite)
-    return Exported(path, fmt, wrapped.scale, diff)
+    return Exported(path, fmt, scale, diff)
+
+
+def _export(
+    wrapped: Exportable, fmt: str, x: torch.Tensor, meta: dict[str, str], opset: int
+) -> tuple[bytes, torch.Tensor | None]:
+    """The file's bytes, and the exported model's output on ``x`` (None: no runtime to check it)."""
+    if fmt == "onnx":
+        data = onnx_bytes(wrapped, meta, opset)
+        return data, run_onnx(data, x)
+    if fmt in ("torchscript", "pt2"):
+        data, runnable = torchscript_bytes(wrapped) if fmt == "torchscript" else pt2_bytes(wrapped)
+        with torch.no_grad():
+            return data, runnable(x)
+    if fmt == "esrgan":
+        buf = io.BytesIO()
+        torch.save(esrgan_state(wrapped.model), buf)
+        return buf.getvalue(), run_spandrel(buf.getvalue(), x)
+    raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -83,3 +83,12 @@ def test_a_wrong_file_or_package_is_named(photos: Path, tmp_path: Path):
         fetch(tmp_path / "out2", debs=debs)
     with pytest.raises(PhotosError, match=r"no data\.tar"):
         extract_from_deb(debs / "mate-backgrounds_1.26.0-1_all.deb", "mate", tmp_path / "out3")
+
+
+@pytest.mark.parametrize("size", [b"-60", b"abc", b"99999999"])
+def test_a_damaged_archive_header_is_an_error_not_a_hang(tmp_path: Path, size: bytes):
+    member = b"\xffname/".ljust(16) + b"0".ljust(12) + b"0".ljust(6) * 2 + b"100644".ljust(8)
+    deb = tmp_path / "x.deb"
+    deb.write_bytes(b"!<arch>\n" + member + size.ljust(10) + b"`\n" + b"data")
+    with pytest.raises(PhotosError, match="damaged ar archive"):
+        extract_from_deb(deb, "mate", tmp_path / "out")

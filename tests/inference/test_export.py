@@ -13,8 +13,9 @@ import pytest
 import spandrel
 import torch
 
-from sr.archs import MSRResNet, RRDBNet
+from sr.archs import SRCNN, MSRResNet, RRDBNet
 from sr.checkpoints import save_checkpoint
+from sr.checkpoints.bundled import bundled_model_path
 from sr.cli.export import main
 from sr.inference.loading import resolve_model
 
@@ -110,18 +111,32 @@ def test_rrdbnet_weights_in_esrgan_layout_load_in_spandrel(tmp_path: Path, scale
 
 def test_refusals_name_the_reason_and_write_nothing(tmp_path: Path, capsys):
     msr = tiny_checkpoint(tmp_path, MSRResNet(num_feat=8, num_block=1, upscale=4), "msr.pth")
+    rrdb = tiny_checkpoint(tmp_path, RRDBNet(scale=2, num_feat=8, num_block=1, num_grow_ch=8), "rrdb.pth")
+    bundled = bundled_model_path("default")
     cases = {
+        (str(rrdb), "-o", str(tmp_path / "rrdb.pt2")): "torch.export cannot keep dynamic",
+        ("default", "-o", str(bundled), "--format", "onnx", "--overwrite"): "never overwritten",
         (str(msr), "-o", str(tmp_path / "msr_esrgan.pth")): "no ESRGAN/spandrel layout",
         ("bicubic", "--scale", "4", "-o", str(tmp_path / "b.onnx")): "interpolation baseline",
         ("default", "-o", str(tmp_path / "d.bin")): "cannot tell the format",
         (str(msr), "-o", str(msr), "--format", "torchscript", "--overwrite"): "never overwritten",
     }
-    before = msr.read_bytes()
+    before = msr.read_bytes(), bundled.read_bytes()
     for args, reason in cases.items():
         assert export(*args) == 2, args
         assert reason in capsys.readouterr().err, args
-    assert msr.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["msr.pth"]
+    assert (msr.read_bytes(), bundled.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["msr.pth", "rrdb.pth"]
+
+
+def test_metadata_says_what_the_graph_does(tmp_path: Path):
+    """SRCNN without its built-in bicubic is an x1, one-channel graph, and the file says so."""
+    srcnn = tiny_checkpoint(tmp_path, SRCNN(num_in_ch=1, upscale=3, num_feat=8, num_feat2=4), "srcnn_x3.pth")
+    out = tmp_path / "srcnn.onnx"
+    assert export(str(srcnn), "--scale", "3", "--net-opt", "upsample=none", "-o", str(out)) == 0
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["scale"] == "1" and "1 channel(s) in, 1 out" in meta["layout"]
+    assert onnx_run(out, torch.rand(1, 1, 10, 12)).shape == (1, 1, 10, 12)
 
 
 def test_an_existing_output_needs_overwrite(tmp_path: Path, capsys):
