@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sr.data.photos import PACKAGES, PHOTOS, PhotosError, extract_from_deb, fetch, main, member_path
+from sr.data.debian import PackageError
+from sr.data.photos import EXTRA, PHOTOS, PhotosError, extract_from_deb, fetch, main
 
 
 def ar_archive(members: dict[str, bytes]) -> bytes:
@@ -29,9 +30,11 @@ def deb_of(photos: Path, group: str, path: Path) -> Path:
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w") as tar:
         tar.addfile(tarfile.TarInfo("./usr/share/doc/readme"), io.BytesIO(b""))
-        for name in (n for n in PHOTOS if n.startswith(group + "/")):
+        for name, photo in PHOTOS.files.items():
+            if photo.package != group:
+                continue
             blob = (photos / name).read_bytes()
-            info = tarfile.TarInfo("./" + member_path(name))
+            info = tarfile.TarInfo("./" + photo.member)
             info.size = len(blob)
             tar.addfile(info, io.BytesIO(blob))
     path.write_bytes(
@@ -47,11 +50,11 @@ def photos(shared_dir: Path) -> Path:
 
 def test_photos_come_out_of_package_files_byte_for_byte(photos: Path, tmp_path: Path):
     out = tmp_path / "out"
-    for group in PACKAGES:
-        names = extract_from_deb(deb_of(photos, group, tmp_path / f"{group}.deb"), group, out)
+    for group in PHOTOS.packages:
+        names = extract_from_deb(deb_of(photos, group, tmp_path / f"{group}.deb"), PHOTOS, group, out)
         assert len(names) == (12 if group == "mate" else 7)
-    for name, digest in PHOTOS.items():
-        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+    for name, photo in PHOTOS.files.items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == photo.sha256
 
 
 def test_copy_checks_every_file_and_keeps_identical_ones(photos: Path, tmp_path: Path, capsys):
@@ -70,7 +73,7 @@ def test_copy_checks_every_file_and_keeps_identical_ones(photos: Path, tmp_path:
 def test_a_wrong_file_or_package_is_named(photos: Path, tmp_path: Path):
     bad = tmp_path / "bad"
     (bad / "mate").mkdir(parents=True)
-    for name in PHOTOS:
+    for name in PHOTOS.files:
         (bad / name).parent.mkdir(exist_ok=True)
         (bad / name).write_bytes((photos / name).read_bytes())
     (bad / "mate" / "Dune.jpg").write_bytes(b"not the photo")
@@ -79,10 +82,10 @@ def test_a_wrong_file_or_package_is_named(photos: Path, tmp_path: Path):
     debs = tmp_path / "debs"
     debs.mkdir()
     (debs / "mate-backgrounds_1.26.0-1_all.deb").write_bytes(b"!<arch>\n")
-    with pytest.raises(PhotosError, match=r"no mate-backgrounds_\*\.deb with sha256"):
+    with pytest.raises(PackageError, match=r"no mate-backgrounds_\*\.deb with sha256"):
         fetch(tmp_path / "out2", debs=debs)
-    with pytest.raises(PhotosError, match=r"no data\.tar"):
-        extract_from_deb(debs / "mate-backgrounds_1.26.0-1_all.deb", "mate", tmp_path / "out3")
+    with pytest.raises(PackageError, match=r"no data\.tar"):
+        extract_from_deb(debs / "mate-backgrounds_1.26.0-1_all.deb", PHOTOS, "mate", tmp_path / "out3")
 
 
 @pytest.mark.parametrize("size", [b"-60", b"abc", b"99999999"])
@@ -90,5 +93,13 @@ def test_a_damaged_archive_header_is_an_error_not_a_hang(tmp_path: Path, size: b
     member = b"\xffname/".ljust(16) + b"0".ljust(12) + b"0".ljust(6) * 2 + b"100644".ljust(8)
     deb = tmp_path / "x.deb"
     deb.write_bytes(b"!<arch>\n" + member + size.ljust(10) + b"`\n" + b"data")
-    with pytest.raises(PhotosError, match="damaged ar archive"):
-        extract_from_deb(deb, "mate", tmp_path / "out")
+    with pytest.raises(PackageError, match="damaged ar archive"):
+        extract_from_deb(deb, PHOTOS, "mate", tmp_path / "out")
+
+
+def test_every_set_names_distinct_files_with_their_licences():
+    for photo_set in (PHOTOS, EXTRA):
+        assert len({p.member for p in photo_set.files.values()}) == len(photo_set.files)
+        assert {p.package for p in photo_set.files.values()} == set(photo_set.packages)
+        for name in photo_set.files:  # every photograph's name appears in the licences it ships with
+            assert name.split("/")[1].split("_by_")[0].removesuffix(".jpg") in photo_set.licences, name
