@@ -95,16 +95,31 @@ def _from_esrgan(state: dict[str, torch.Tensor], where: str) -> dict[str, torch.
             f"{where}: ESRGAN RRDBNet_arch.py layout with a single upsampling conv (x2, as in BSRGAN) "
             "does not map onto BasicSR's RRDBNet; only the x4 layout (upconv1 and upconv2) is supported"
         )
+    body = (_ESRGAN_BODY, "body.{}.rdb{}.conv{}.{}")
+    return _rename(
+        state, body, _ESRGAN_RENAMES, f"{where}: key {{!r}} is not part of the ESRGAN RRDBNet_arch.py layout"
+    )
+
+
+def _rename(
+    state: Mapping[str, torch.Tensor],
+    body: tuple[re.Pattern[str], str],
+    names: Mapping[str, str],
+    layout: str,
+    where: str = "",
+) -> dict[str, torch.Tensor]:
+    """Keys matching ``body[0]`` become ``body[1].format(*groups)``; ``head.weight``/``head.bias``
+    become ``names[head].weight``/``.bias``; any other key is a ``CheckpointError`` naming it and
+    ``layout``, after the prefix ``where``."""
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
-        body = _ESRGAN_BODY.fullmatch(key)
         head, _, param = key.rpartition(".")
-        if body:
-            out["body.{}.rdb{}.conv{}.{}".format(*body.groups())] = value
-        elif head in _ESRGAN_RENAMES and param in ("weight", "bias"):
-            out[f"{_ESRGAN_RENAMES[head]}.{param}"] = value
+        if found := body[0].fullmatch(key):
+            out[body[1].format(*found.groups())] = value
+        elif head in names and param in ("weight", "bias"):
+            out[f"{names[head]}.{param}"] = value
         else:
-            raise CheckpointError(f"{where}: key {key!r} is not part of the ESRGAN RRDBNet_arch.py layout")
+            raise CheckpointError(f"{where}key {key!r} is not part of {layout}")
     return out
 
 
@@ -141,13 +156,5 @@ def to_esrgan_old(state: Mapping[str, torch.Tensor], num_block: int) -> dict[str
     Tensors are shared, not copied; a key outside the x4 layout is a ``CheckpointError``."""
     names = {name: f"model.{i}" for i, name in _OLD_X4_LAYERS.items()}
     names["conv_body"] = f"model.1.sub.{num_block}"
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        head, _, param = key.rpartition(".")
-        if body := _BASICSR_BODY.fullmatch(key):
-            out["model.1.sub.{}.RDB{}.conv{}.0.{}".format(*body.groups())] = value
-        elif head in names and param in ("weight", "bias"):
-            out[f"{names[head]}.{param}"] = value
-        else:
-            raise CheckpointError(f"key {key!r} is not part of BasicSR's x4 RRDBNet layout")
-    return out
+    body = (_BASICSR_BODY, "model.1.sub.{}.RDB{}.conv{}.0.{}")
+    return _rename(state, body, names, "BasicSR's x4 RRDBNet layout")
