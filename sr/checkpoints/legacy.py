@@ -96,9 +96,7 @@ def _from_esrgan(state: dict[str, torch.Tensor], where: str) -> dict[str, torch.
             "does not map onto BasicSR's RRDBNet; only the x4 layout (upconv1 and upconv2) is supported"
         )
     body = (_ESRGAN_BODY, "body.{}.rdb{}.conv{}.{}")
-    return _rename(
-        state, body, _ESRGAN_RENAMES, f"{where}: key {{!r}} is not part of the ESRGAN RRDBNet_arch.py layout"
-    )
+    return _rename(state, body, _ESRGAN_RENAMES, "the ESRGAN RRDBNet_arch.py layout", f"{where}: ")
 
 
 def _rename(
