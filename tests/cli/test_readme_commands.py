@@ -88,5 +88,6 @@ def test_readme_commands_run_as_written(tmp_path: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # sr-train -opt options/quickstart_x4.yml in full: 5000 iterations
 def test_readme_commands_run_as_written_in_full(tmp_path: Path):
     check_outputs(tmp_path, run_all(tmp_path, short=False))
