@@ -10,7 +10,9 @@ the difference (``fro``, not divided by the size).
 
 ImageNet weights come from ``sr.checkpoints.pretrained`` (``weights_path``, ``$SR_PRETRAINED_DIR`` or
 the torch hub cache); nothing is downloaded. When they are absent its ``MissingWeightsError`` says
-which file and where to put it. Random weights only with ``pretrained=False`` (logged as a warning).
+which file and where to put it. ``pretrained=False`` gives seeded random weights (``random_seed``;
+logged as a warning): random-weight networks still measure texture and structure (Ustyuzhaninov et al.,
+ICLR 2017; Liu et al., "Generic Perceptual Loss", CVPR 2021), the offline option ``docs/gan.md`` measures.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ from sr.checkpoints.pretrained import load_torchvision_state
 logger = logging.getLogger(__name__)
 
 CRITERIA = ("l1", "l2", "mse", "fro")
+
+
+def init_random_vgg(vgg: VGGFeatureExtractor, seed: int) -> None:
+    """Seeded Kaiming-normal (fan-in, ReLU) convolutions with zero biases, so that each layer keeps the
+    scale of its input and the loss means the same thing in every run with the same ``seed``."""
+    gen = torch.Generator().manual_seed(int(seed))
+    for m in vgg.features:
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu", generator=gen)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def gram_matrix(x: torch.Tensor) -> torch.Tensor:
@@ -56,6 +69,7 @@ class PerceptualLoss(nn.Module):
         criterion: str = "l1",
         pretrained: bool = True,
         weights_path: str | Path | None = None,
+        random_seed: int = 0,
     ) -> None:
         super().__init__()
         if criterion not in CRITERIA:
@@ -86,10 +100,12 @@ class PerceptualLoss(nn.Module):
         else:
             if weights_path is not None:
                 raise ValueError(f"weights_path={str(weights_path)!r} is given but pretrained=False")
+            init_random_vgg(self.vgg, random_seed)
             logger.warning(
-                "PerceptualLoss: pretrained=False, the %s feature extractor has RANDOM weights; "
-                "the loss is not a perceptual loss (use only for tests)",
+                "PerceptualLoss: pretrained=False, the %s feature extractor has random weights "
+                "(Kaiming normal, seed %d), not ImageNet's",
                 vgg_type,
+                random_seed,
             )
 
     def train(self, mode: bool = True) -> PerceptualLoss:

@@ -117,10 +117,23 @@ def test_missing_weights_error_names_the_file(tmp_path, monkeypatch):
 def test_random_weights_only_on_request_with_a_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="sr.losses.perceptual"):
         loss = PerceptualLoss({"relu2_2": 1.0}, vgg_type="vgg16", pretrained=False)
-    assert "RANDOM weights" in caplog.text
+    assert "random weights (Kaiming normal, seed 0)" in caplog.text
     assert len(loss.vgg.features) == 9  # Johnson et al.'s relu2_2 of VGG16, truncated there
     with pytest.raises(ValueError, match="pretrained=False"):
         PerceptualLoss({"relu2_2": 1.0}, pretrained=False, weights_path="x.pth")
+
+
+def test_random_weights_are_seeded_and_keep_the_feature_scale():
+    """The same seed gives the same network in every run; fan-in Kaiming init keeps the deepest
+    features at the input's scale instead of letting them vanish through 16 layers."""
+    a = PerceptualLoss({"conv5_4": 1.0}, pretrained=False, random_seed=3)
+    b = PerceptualLoss({"conv5_4": 1.0}, pretrained=False, random_seed=3)
+    c = PerceptualLoss({"conv5_4": 1.0}, pretrained=False, random_seed=4)
+    assert torch.equal(a.vgg.features[0].weight, b.vgg.features[0].weight)
+    assert not torch.equal(a.vgg.features[0].weight, c.vgg.features[0].weight)
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    scale = a.vgg(x)["conv5_4"].abs().mean().item()
+    assert 0.05 < scale < 20, scale
 
 
 def test_option_errors():
