@@ -16,6 +16,7 @@ from sr.archs.discriminator_arch import VGGStyleDiscriminator, VGGStyleDiscrimin
 from sr.archs.limits import check_arch_values, meta_model, parameter_count
 from sr.archs.multiscale_arch import MultiScaleMSRResNet, MultiScaleRRDBNet, ScaleView
 from sr.archs.rrdbnet_arch import RRDBNet
+from sr.archs.span_arch import SPAN
 from sr.archs.srcnn_arch import SRCNN
 from sr.archs.srresnet_arch import MSRResNet, SRResNet
 from sr.archs.vgg_arch import VGGFeatureExtractor
@@ -27,6 +28,7 @@ ARCHS: dict[str, type[nn.Module]] = {
     "RRDBNet": RRDBNet,
     "MultiScaleMSRResNet": MultiScaleMSRResNet,
     "MultiScaleRRDBNet": MultiScaleRRDBNet,
+    "SPAN": SPAN,
     "VGGStyleDiscriminator": VGGStyleDiscriminator,
     "VGGStyleDiscriminatorAnySize": VGGStyleDiscriminatorAnySize,
     "VGGFeatureExtractor": VGGFeatureExtractor,
@@ -41,6 +43,7 @@ SCALE_ARG = {
     "RRDBNet": "scale",
     "MultiScaleMSRResNet": "scales",
     "MultiScaleRRDBNet": "scales",
+    "SPAN": "upscale",
 }
 MULTISCALE_ARCHS = frozenset(name for name, arg in SCALE_ARG.items() if arg == "scales")
 
@@ -116,6 +119,7 @@ __all__ = [
     "ARCHS",
     "MULTISCALE_ARCHS",
     "SCALE_ARG",
+    "SPAN",
     "SRCNN",
     "MSRResNet",
     "MultiScaleMSRResNet",

@@ -189,6 +189,27 @@ def _vgg_discriminator(sd: StateDict, where: str) -> ArchSpec | None:
     return ArchSpec("VGGStyleDiscriminator", kwargs)
 
 
+def _span(sd: StateDict, where: str) -> ArchSpec | None:
+    if not _has(sd, "conv_1.sk.weight", "block_1.c1_r.sk.weight", "conv_cat.weight", "upsampler.0.weight"):
+        return None
+    feat, num_in_ch = _shape(sd, "conv_1.sk.weight")[:2]
+    up_out = _shape(sd, "upsampler.0.weight")[0]
+    # as in spandrel: the pixel shuffle's channels are num_out_ch * upscale^2, with num_out_ch = num_in_ch
+    upscale = round((up_out / num_in_ch) ** 0.5)
+    if upscale * upscale * num_in_ch != up_out:
+        raise CheckpointError(
+            f"{where}: SPAN-like weights whose upsampler makes {up_out} channels, not {num_in_ch} x a square"
+        )
+    kwargs = {
+        "num_in_ch": num_in_ch,
+        "num_out_ch": num_in_ch,
+        "feature_channels": feat,
+        "upscale": upscale,
+        "norm": "no_norm" not in sd,
+    }
+    return ArchSpec("SPAN", kwargs)
+
+
 _HEAD_KEY = re.compile(r"heads\.x(\d+)\.")
 
 
@@ -268,5 +289,6 @@ _DETECTORS: tuple[Callable[[StateDict, str], ArchSpec | None], ...] = (
     _msrresnet,
     _srresnet,
     _srcnn,
+    _span,
     _vgg_discriminator,
 )

@@ -73,6 +73,7 @@ GENERATORS = (
     [({"type": "RRDBNet", "scale": s, "num_grow_ch": 8, **SMALL}, s) for s in (1, 2, 4)]
     + [({"type": t, "upscale": s, **SMALL}, s) for t in ("MSRResNet", "SRResNet") for s in (2, 3, 4)]
     + [({"type": "SRCNN", "upscale": s, "num_in_ch": 3}, s) for s in (2, 3, 4)]
+    + [({"type": "SPAN", "upscale": s, "feature_channels": 8}, s) for s in (1, 2, 3, 4)]
 )
 
 

@@ -13,7 +13,7 @@ import pytest
 import spandrel
 import torch
 
-from sr.archs import SRCNN, MSRResNet, RRDBNet
+from sr.archs import SPAN, SRCNN, MSRResNet, RRDBNet
 from sr.checkpoints import save_checkpoint
 from sr.checkpoints.bundled import bundled_model_path
 from sr.cli.export import main
@@ -90,6 +90,20 @@ def test_rrdbnet_x2_onnx_pads_any_size_as_pytorch_does(tmp_path: Path):
     got = onnx_run(out, x)
     assert got.shape == (1, 3, 62, 34)
     assert float((got - ref).abs().max()) < 1e-4
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".pt2"])
+def test_span_exports_with_its_convolutions_fused(tmp_path: Path, suffix: str):
+    ckpt = tiny_checkpoint(tmp_path, SPAN(feature_channels=8, upscale=3), "span_x3.pth")
+    out = tmp_path / f"span_x3{suffix}"
+    assert export(str(ckpt), "-o", str(out)) == 0
+    x = image8(2, 19, 26)
+    with torch.no_grad():
+        ref = resolve_model(str(ckpt), None)(x)
+        got = onnx_run(out, x) if suffix == ".onnx" else torch.export.load(str(out)).module()(x)
+    assert got.shape == (2, 3, 57, 78)
+    # random weights on an input scaled by 255 give outputs far from [0, 1]: compare relatively
+    assert float((got - ref).abs().max() / ref.abs().max()) < 1e-5
 
 
 @pytest.mark.parametrize("scale", [4, 2])

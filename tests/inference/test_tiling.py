@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from sr.archs import SRCNN, MSRResNet, MultiScaleMSRResNet, RRDBNet, ScaleView
+from sr.archs import SPAN, SRCNN, MSRResNet, MultiScaleMSRResNet, RRDBNet, ScaleView
 from sr.inference.baselines import Interpolation
 from sr.inference.tiling import (
     _weights_1d,
@@ -63,6 +63,7 @@ NETS = {
     "SRCNN": lambda: randomise(SRCNN(num_in_ch=3, num_feat=16, num_feat2=8, padding_mode="replicate")),
     "MSRResNet": lambda: randomise(MSRResNet(num_feat=8, num_block=2)),
     "RRDBNet": lambda: randomise(RRDBNet(num_feat=8, num_block=1, num_grow_ch=4)),
+    "SPAN": lambda: randomise(SPAN(feature_channels=8, norm=False)),
 }
 
 
@@ -91,7 +92,7 @@ def test_blend_weights_are_a_partition_of_unity(s):
 
 
 # (net, split): MSRResNet runs on the CPU as trunk then tail unless split=False; the others whole per tile
-CASES = [("SRCNN", True), ("MSRResNet", True), ("MSRResNet", False), ("RRDBNet", True)]
+CASES = [("SRCNN", True), ("MSRResNet", True), ("MSRResNet", False), ("RRDBNet", True), ("SPAN", True)]
 
 
 @pytest.mark.parametrize(("name", "split"), CASES)
