@@ -1,7 +1,9 @@
-"""Wall time of ``sr-infer`` with the bundled default model on a 1-megapixel photo (x4 by default).
+"""Wall time of ``sr-infer`` with the bundled default model (or ``--model``) on a 1-megapixel photo
+(x4 by default).
 
-    python tools/time_default_model.py [--scale 4] [--reps 3] [--size 1280x800] [--image PATH]
-        [--precision fp32|bf16] [--threads N] [--tile auto|N] [--ref-src DIR]
+    python tools/time_default_model.py [--model default] [--scale 4] [--reps 3] [--size 1280x800]
+        [--image PATH] [--precision fp32|bf16] [--threads N] [--tile auto|N] [--ref-src DIR]
+        [--ref-model MODEL]
 
 Runs the real command (``sr-infer IMAGE -o OUT --scale S``, a fresh process each time: start-up,
 model load, tiling, PNG encoding included) ``--reps`` times and prints each wall time and the
@@ -15,6 +17,9 @@ run by run (in the order AB BA AB ...), and prints both medians and their ratio:
 ratio measured in one run says more than two medians measured apart. Before each run the script also
 times a fixed 3x3 convolution (:func:`conv_gflops`) and prints its GFLOP/s: the machine's speed at the
 time, to read the wall times against.
+
+``--ref-model MODEL`` likewise alternates with ``sr-infer --model MODEL`` (e.g. a candidate architecture
+against the bundled model) and prints the ratio of the medians.
 """
 
 from __future__ import annotations
@@ -84,6 +89,8 @@ def conv_gflops() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="default", help="sr-infer's --model (default: the bundled model)")
+    p.add_argument("--ref-model", help="a second --model to alternate with, run by run")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--size", default="1280x800", help="WIDTHxHEIGHT of the input (default 1280x800: 1.02 MP)")
@@ -102,12 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         src = make_input((w, h), args.image or default_image(), Path(tmp) / "input.png")
         cmd = [exe, str(src), "-o", str(Path(tmp) / "out"), "--scale", str(args.scale)]
         cmd += ["--precision", args.precision, "--tile", args.tile, "--overwrite"]
-        print(f"{' '.join(cmd)}  ({w}x{h} = {w * h / 1e6:.2f} MP in, x{args.scale})")
-        runs = {"this": (cmd, env)}
+        print(f"{' '.join(cmd)} --model {args.model}  ({w}x{h} = {w * h / 1e6:.2f} MP in, x{args.scale})")
+        runs = {"this": ([*cmd, "--model", args.model], env)}
+        if args.ref_model is not None:
+            runs["ref-model"] = ([*cmd, "--model", args.ref_model], env)
         if args.ref_src is not None:
             if not (args.ref_src / "sr" / "__init__.py").is_file():
                 raise SystemExit(f"time_default_model: error: --ref-src {args.ref_src}: no sr package in it")
-            ref_cmd = [sys.executable, "-c", "from sr.cli.infer import main; main()", *cmd[1:]]
+            ref_cmd = [sys.executable, "-c", "from sr.cli.infer import main; main()", *runs["this"][0][1:]]
             runs["ref"] = (ref_cmd, {**env, "PYTHONPATH": str(args.ref_src.resolve())})
         times: dict[str, list[float]] = {name: [] for name in runs}
         probes: list[float] = []
@@ -126,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     med = {name: statistics.median(t) for name, t in times.items()}
     for name in runs:
         print(f"median{'' if len(runs) == 1 else f' ({name})'} {med[name]:.1f} s over {args.reps} runs")
-    if "ref" in med:
-        print(f"ratio this / ref: {med['this'] / med['ref']:.3f}")
+    for ref in ("ref", "ref-model"):
+        if ref in med:
+            print(f"ratio this / {ref}: {med['this'] / med[ref]:.3f}")
     print(f"conv probe: median {statistics.median(probes):.0f} GFLOP/s ({min(probes):.0f}-{max(probes):.0f})")
     return 0
 
