@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=["auto", *PRECISIONS],
         default="auto",
-        help="network arithmetic: auto (default: bf16 for the bundled models where the CPU or GPU runs "
-        "bf16 natively, e.g. AMX/AVX512-BF16, else fp32), fp32, bf16 (emulated and slow on CPUs "
-        "without native bf16) or fp16 (CUDA only)",
+        help="network arithmetic: auto (default: for the bundled models fp16 on a CUDA GPU, bf16 on a "
+        "CPU that runs it natively, e.g. AMX/AVX512-BF16, else fp32; fp32 for other models), fp32, "
+        "bf16 (emulated and slow on CPUs without native bf16) or fp16 (CUDA only)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--suffix", help="appended to each output's stem (default: _x<final scale>)")

@@ -102,15 +102,22 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def auto_precision(model: object, gan_model: object, device: torch.device) -> str:
-    """``--precision auto``: ``bf16`` for the bundled models and their ``--alpha`` blends on a device
-    with native bf16, ``fp32`` otherwise (any other checkpoint: its bf16 fidelity is unknown).
+    """``--precision auto`` for the bundled models and their ``--alpha`` blends: ``fp16`` on a CUDA GPU
+    (tensor cores on every GPU since Volta, where bf16 needs Ampere; and closer to fp32), ``bf16`` on a
+    CPU with native bf16 (AMX/AVX512-BF16), ``fp32`` elsewhere. Any other checkpoint runs in ``fp32``:
+    its fidelity in a lower precision is unknown.
 
-    The bundled models' bf16 output stays within 0.01 dB of fp32 on Set5 x4 (luma, crop 4; ``sr-eval
-    --model M --scale 4 --data Set5 --precision bf16|fp32``, Xeon with AMX): default 31.2041 vs
-    31.2099, default-gan 30.2744 vs 30.2742, alpha 0.5 30.9093 vs 30.9070, alpha 0.8 30.5313 vs
-    30.5275."""
+    Set5 x4 (luma, crop 4; ``python tools/precision_fidelity.py --alpha 0.5 --alpha 0.8``, Intel Xeon
+    with AMX; fp16 run on the CPU, same rounding as on a GPU), PSNR fp32 / bf16 / fp16, and the
+    largest change of an output level in bf16 / fp16: default 31.2099 / 31.2041 / 31.2094 (5 / 1),
+    default-gan 30.2742 / 30.2744 / 30.2747 (5 / 1), alpha 0.5 30.9070 / 30.9093 / 30.9068 (5 / 1),
+    alpha 0.8 30.5275 / 30.5313 / 30.5281 (4 / 1)."""
     bundled = (model is None or is_bundled_name(model)) and (gan_model is None or is_bundled_name(gan_model))
-    return "bf16" if bundled and native_bf16(device) else "fp32"
+    if not bundled:
+        return "fp32"
+    if device.type == "cuda":
+        return "fp16"
+    return "bf16" if native_bf16(device) else "fp32"
 
 
 class InPrecision(nn.Module):

@@ -112,5 +112,9 @@ def test_precision_auto_is_bf16_for_the_bundled_models_where_native(tmp_path, ph
     assert auto_precision("default", None, cpu) == native
     assert auto_precision("default", "default-gan", cpu) == native
     assert auto_precision(tmp_path / "other.pth", None, cpu) == "fp32"
+    # the choice on a GPU is made from the device type alone (no GPU is needed to make it)
+    gpu = torch.device("cuda")
+    assert auto_precision("default", "default-gan", gpu) == "fp16"
+    assert auto_precision(tmp_path / "other.pth", None, gpu) == "fp32"
     assert run(infer_main, [str(photo), "-o", str(tmp_path / "o.png"), "--device", "cpu"]) == 0
     assert f"{native} (auto) on cpu" in capsys.readouterr().err
