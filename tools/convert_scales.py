@@ -1,7 +1,8 @@
-"""Convert between single-scale and multi-scale generators (MSRResNet, RRDBNet).
+"""Convert between single-scale and multi-scale generators (MSRResNet, RRDBNet), or deepen one.
 
     python tools/convert_scales.py to-multi msrresnet_x4.pth ms.pth --scales 2 3 4 [--seed 0]
     python tools/convert_scales.py extract ms.pth msrresnet_x3.pth --scale 3
+    python tools/convert_scales.py deepen default deeper.safetensors --num-block 24 [--seed 0]
 
 ``to-multi`` initialises a ``MultiScaleMSRResNet``/``MultiScaleRRDBNet`` from a single-scale
 checkpoint: the shared body (and the head of its own scale, when asked for) is copied, the other
@@ -12,6 +13,14 @@ in any format sr reads (the architecture from sr's metadata or detected from the
 are written with ``sr.checkpoints.save_checkpoint`` (atomic, architecture recorded; ``.pth`` or
 ``.safetensors``). For an input holding both ``params`` and ``params_ema``, ``--key`` picks one
 (default: ``params_ema``, the weights used for inference).
+
+``deepen`` appends residual blocks to an MSRResNet or MultiScaleMSRResNet (the bundled ``default``
+model, by name, included) whose last convolution is zero: the deeper model gives the same output, and
+fine-tuning it (``path.pretrain_network_g: deeper.safetensors`` with ``network_g.num_block`` set to
+match) starts from the trained model instead of from scratch. The output is checked against the
+input's on a random image before it is written.
+
+An output never replaces an input; an existing output needs ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -22,9 +31,12 @@ from typing import Any
 
 import torch
 
+from sr.archs import build, scales_of
 from sr.checkpoints import CheckpointError, detect_arch, read_state_dict, save_checkpoint
-from sr.checkpoints.convert import extract_scale, single_to_multiscale
+from sr.checkpoints.bundled import bundled_model_path, is_bundled_name
+from sr.checkpoints.convert import deepen, extract_scale, single_to_multiscale
 from sr.cli.common import fail
+from sr.outputs import OutputError, ProtectedInputs
 
 PROG = "convert_scales"
 
@@ -57,6 +69,24 @@ def extract(src: Path, dst: Path, scale: int, key: str | None) -> str:
     return f"wrote {dst}: {arch_single['type']}({args})"
 
 
+def deeper(src: Path, dst: Path, num_block: int, seed: int, key: str | None) -> str:
+    state, arch = read_with_arch(src, key)
+    out, arch_deep = deepen(state, arch, num_block, seed=seed, source=str(src))
+    before, after = build(arch).eval(), build(arch_deep).eval()
+    before.load_state_dict(state)
+    after.load_state_dict(out)
+    x = torch.rand(1, int(arch_deep.get("num_in_ch", 3)), 24, 20, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        for s in scales_of(before):
+            kw = {"scale": s} if "scales" in arch else {}
+            if not torch.equal(before(x, **kw), after(x, **kw)):
+                raise CheckpointError(
+                    f"{src}: the deepened model's x{s} output differs"
+                )  # internal invariant
+    save_checkpoint(dst, out, arch=arch_deep)
+    return f"wrote {dst}: {arch_deep['type']} with {num_block} blocks (was {arch['num_block']}), same output"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -69,15 +99,30 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("input", type=Path)
     one.add_argument("output", type=Path)
     one.add_argument("--scale", type=int, required=True)
-    for cmd in (multi, one):
+    deep = sub.add_parser("deepen", help="more residual blocks, starting as the identity (MSRResNet family)")
+    deep.add_argument("input", help="a checkpoint, or default (the bundled model)")
+    deep.add_argument("output", type=Path)
+    deep.add_argument("--num-block", type=int, required=True, help="blocks of the deeper model")
+    deep.add_argument("--seed", type=int, default=0, help="seed of the new blocks' first convs (default 0)")
+    for cmd in (multi, one, deep):
         cmd.add_argument("--key", help="state dict to read from the input (params, params_ema, ...)")
+        cmd.add_argument("--overwrite", action="store_true", help="replace an existing output")
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command == "deepen" and is_bundled_name(args.input):
+        args.input = bundled_model_path(args.input)
+    args.input = Path(args.input)
     try:
-        if args.command == "to-multi":
+        ProtectedInputs([args.input]).check(args.output, args.overwrite, "output")
+    except OutputError as err:
+        fail(PROG, str(err))
+    try:
+        if args.command == "deepen":
+            message = deeper(args.input, args.output, args.num_block, args.seed, args.key)
+        elif args.command == "to-multi":
             message = to_multi(args.input, args.output, args.scales, args.seed, args.key)
         else:
             message = extract(args.input, args.output, args.scale, args.key)

@@ -29,6 +29,7 @@ from sr.checkpoints.bundled import BUNDLED, bundled_model_path
 from sr.cli.common import fail
 from sr.inference.default_model import DEFAULT_SCALES
 from sr.inference.interp import check_compatible
+from sr.outputs import OutputError, ProtectedInputs
 
 PROG = "package_default_model"
 WEIGHTS = Path(__file__).resolve().parents[1] / "sr" / "inference" / "weights"
@@ -74,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help=f"where to write it (default: {WEIGHTS}/<the name's file>)")
     args = p.parse_args(argv)
     out = args.out or WEIGHTS / BUNDLED[args.name]
+    try:  # replacing the bundled file is this tool's purpose; replacing the checkpoint it reads is not
+        ProtectedInputs([args.checkpoint]).check(out, overwrite=True, what="--out")
+    except OutputError as err:
+        fail(PROG, str(err))
     try:
         partner = bundled_model_path("default") if args.name == "default-gan" else None
         size, digest = package(args.checkpoint, out, partner)

@@ -8,6 +8,10 @@ names. So:
   among the wanted ones, its tail into that head; the other heads keep a fresh, seeded init.
   Single-scale RRDBNet x2/x1 fold the input with pixel-unshuffle before ``conv_first`` and upsample
   x4 in their tail, so from them only ``body.*`` and ``conv_body`` carry over.
+- ``deepen`` appends residual blocks to an MSRResNet-family body, each new block's last convolution
+  zero, so that the deeper model computes exactly what the trained one did: a start for fine-tuning
+  a larger model (the residual branch learns from there, as in Fixup/SkipInit). RRDB blocks scale
+  their input (``0.2 * out + x``) and cannot start as the identity this way.
 - ``extract_scale`` cuts one head out: a plain ``MSRResNet`` (any scale) or ``RRDBNet`` (x4). RRDB
   x2/x3 heads have no plain ``RRDBNet`` equivalent (its x2 runs the body at half the LR size), so
   they come out as a ``MultiScaleRRDBNet`` with that one scale, which ``load_model`` serves as an
@@ -170,6 +174,49 @@ def extract_scale(
         }
     out = {k.removeprefix(prefix): state_dict[k].detach().clone() for k in keys}
     return out, {"type": single_type, **base, scale_arg: scale}
+
+
+_DEEPENABLE = ("MSRResNet", "MultiScaleMSRResNet")
+
+
+def deepen(
+    state_dict: StateDict,
+    arch: Mapping[str, Any],
+    num_block: int,
+    *,
+    seed: int = 0,
+    source: str | None = None,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(state_dict, arch)`` of the model ``arch`` with ``num_block`` residual blocks instead of its own
+    number: the trained blocks and tail copied, the new blocks appended at the end of the body, their
+    ``conv1`` initialised as the constructor does (seeded by ``seed``, the caller's RNG untouched) and
+    their ``conv2`` zero, so the output is unchanged. ``CheckpointError`` (naming ``source``) for
+    another architecture, a ``num_block`` not above the current one, or weights that do not fit."""
+    where = source or "state dict"
+    if arch.get("type") not in _DEEPENABLE:
+        raise CheckpointError(
+            f"{where}: cannot deepen a {arch.get('type')!r}; its blocks cannot start as the identity "
+            f"(deepen one of {', '.join(_DEEPENABLE)})"
+        )
+    kwargs = _with_defaults(arch, where)
+    _check_fits(state_dict, kwargs, where)
+    old = int(kwargs["num_block"])
+    if isinstance(num_block, bool) or not isinstance(num_block, int) or num_block <= old:
+        raise CheckpointError(f"{where}: num_block must be more than the model's {old}, got {num_block!r}")
+    grown = {**kwargs, "num_block": num_block}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            model = build(grown)
+        except ValueError as exc:
+            raise CheckpointError(f"{where}: cannot build {grown['type']}: {exc}") from None
+    out = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for key, value in state_dict.items():
+        out[key] = value.detach().clone()  # same names: body.0..old-1 and the tail keep theirs
+    for n in range(old, num_block):
+        out[f"body.{n}.conv2.weight"].zero_()
+        out[f"body.{n}.conv2.bias"].zero_()
+    return out, grown
 
 
 def _with_defaults(arch: Mapping[str, Any], where: str) -> dict[str, Any]:

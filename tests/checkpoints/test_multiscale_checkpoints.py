@@ -15,7 +15,7 @@ import torch
 
 from sr.archs import MSRResNet, MultiScaleMSRResNet, MultiScaleRRDBNet, RRDBNet, ScaleView, build
 from sr.checkpoints import CheckpointError, detect_arch, load_model, read_state_dict, save_checkpoint
-from sr.checkpoints.convert import extract_scale, single_to_multiscale
+from sr.checkpoints.convert import deepen, extract_scale, single_to_multiscale
 from sr.cli.eval import main as sr_eval
 from sr.data.imageio import write_image
 from sr.data.samples import load_sample
@@ -282,10 +282,8 @@ def test_conversion_errors():
 # -- tools/convert_scales.py ----------------------------------------------------------------------
 
 
-def load_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "tools_convert_scales", ROOT / "tools" / "convert_scales.py"
-    )
+def load_tool(name: str = "convert_scales") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", ROOT / "tools" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -314,3 +312,87 @@ def test_convert_scales_tool_round_trip(tmp_path, capsys):
         tool.main(["extract", str(tmp_path / "ms.safetensors"), str(tmp_path / "x8.pth"), "--scale", "8"])
     assert "the model has scales x2, x3, x4; asked for x8" in capsys.readouterr().err
     assert not (tmp_path / "x8.pth").exists()
+
+
+# -- deepen ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_fn", "calls"),
+    [
+        (
+            lambda: MultiScaleMSRResNet(scales=[2, 3, 4], **TINY_MSR),
+            [{"scale": 2}, {"scale": 3}, {"scale": 4}],
+        ),
+        (lambda: MSRResNet(upscale=3, **TINY_MSR), [{}]),
+    ],
+)
+def test_deepen_keeps_the_output_and_trains_from_there(model_fn, calls):
+    model = seeded(model_fn).eval()
+    arch = {"type": type(model).__name__, **TINY_MSR}
+    arch.update({"scales": [2, 3, 4]} if calls[0] else {"upscale": 3})
+    state, grown = deepen(model.state_dict(), arch, 5, seed=1)
+    assert grown["num_block"] == 5
+    deeper = build(grown).eval()
+    deeper.load_state_dict(state)
+    assert list(state) == list(deeper.state_dict())  # the model's own key order
+    x = torch.rand(1, 3, 11, 9, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        for kw in calls:
+            assert torch.equal(deeper(x, **kw), model(x, **kw))
+    for n in (2, 3, 4):  # new blocks: a zero last conv (identity), a seeded first conv
+        assert not state[f"body.{n}.conv2.weight"].any() and not state[f"body.{n}.conv2.bias"].any()
+        assert state[f"body.{n}.conv1.weight"].abs().sum() > 0
+    assert torch.equal(
+        deepen(model.state_dict(), arch, 5, seed=1)[0]["body.4.conv1.weight"], state["body.4.conv1.weight"]
+    )
+    # one optimiser step later the new blocks have left the identity: their gradient is not zero
+    deeper.train()
+    deeper(x, **calls[-1]).square().mean().backward()
+    assert deeper.body[4].conv2.weight.grad.abs().sum() > 0
+
+
+def test_deepen_errors():
+    rrdb = seeded(lambda: RRDBNet(**TINY_RRDB))
+    with pytest.raises(CheckpointError, match="cannot deepen a 'RRDBNet'"):
+        deepen(rrdb.state_dict(), {"type": "RRDBNet", **TINY_RRDB}, 3, source="r.pth")
+    msr = seeded(lambda: MSRResNet(**TINY_MSR))
+    with pytest.raises(CheckpointError, match="num_block must be more than the model's 2, got 2"):
+        deepen(msr.state_dict(), {"type": "MSRResNet", **TINY_MSR}, 2)
+    with pytest.raises(CheckpointError, match="num_block: 5000 is out of range"):
+        deepen(msr.state_dict(), {"type": "MSRResNet", **TINY_MSR}, 5000)
+
+
+def test_tools_never_write_over_their_input(tmp_path, capsys):
+    """convert_scales (every command) and package_default_model refuse an output that is their input
+    (also through a hard link), before reading it, and leave the file as it was."""
+    convert = load_tool()
+    ckpt = tmp_path / "ms.safetensors"
+    model = seeded(lambda: MultiScaleMSRResNet(scales=[2, 4], **TINY_MSR))
+    save_checkpoint(
+        ckpt, model.state_dict(), arch={"type": "MultiScaleMSRResNet", "scales": [2, 4], **TINY_MSR}
+    )
+    link = tmp_path / "link.safetensors"
+    link.hardlink_to(ckpt)
+    before = ckpt.read_bytes()
+    for argv in (
+        ["extract", str(ckpt), str(ckpt), "--scale", "2", "--overwrite"],
+        ["deepen", str(ckpt), str(link), "--num-block", "3", "--overwrite"],
+        ["to-multi", str(ckpt), str(ckpt), "--scales", "2"],
+    ):
+        with pytest.raises(SystemExit):
+            convert.main(argv)
+        assert "an input is never overwritten" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        load_tool("package_default_model").main([str(ckpt), "--out", str(link)])
+    assert "is the input" in capsys.readouterr().err
+    assert ckpt.read_bytes() == before
+    # an existing output needs --overwrite; deepen's output loads as the deeper model
+    out = tmp_path / "deep.pth"
+    convert.main(["deepen", str(ckpt), str(out), "--num-block", "3"])
+    assert "with 3 blocks (was 2), same output" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        convert.main(["deepen", str(ckpt), str(out), "--num-block", "4"])
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    convert.main(["deepen", str(ckpt), str(out), "--num-block", "4", "--overwrite"])
+    assert load_model(out, scale=4).module.body[3].conv2.weight.abs().sum() == 0
