@@ -5,14 +5,17 @@ byte, so a recipe trains on exactly the images its figures came from:
     python -m sr.data.photos datasets/photos --debs ~/Downloads   # .deb files you already have
     python -m sr.data.photos datasets/photos --copy-from DIR      # a copy you already have (checked)
     python -m sr.data.photos datasets/photos_extra --set extra    # 15 more photographs (27 MB)
+    python -m sr.data.photos datasets/textures --set textures     # 17 scanned paper textures (3 MB)
 
 ``--set photos`` (the default): the 19 photographs the bundled model and the photo recipes train on,
 ``mate/*.jpg`` (12, from ``mate-backgrounds`` 1.26.0, GPL-2+) and ``plasma/*.jpg`` (7, the 2560x1600
 JPEG of each wallpaper of ``plasma-workspace-wallpapers`` 5.27.5, LGPL-3); 1280x1024 to 2560x1920.
 ``--set extra``: 15 photographs of the Ubuntu community's wallpaper contests shipped by
 ``lomiri-wallpapers-16.04`` and ``-20.04`` (animals, people's things, plants, mountains, a bridge;
-CC0, CC-BY and CC-BY-SA; 1365x1074 to 6028x3391), content the first set lacks; no recipe uses them
-yet. Each set writes ``LICENSES.md`` with authors and licences (the CC-BY ones require attribution).
+CC0, CC-BY and CC-BY-SA; 1365x1074 to 6028x3391), content the first set lacks; ``--set textures``:
+17 scans of paper, canvas and cork from ``mypaint-data-extras`` (CC0; 256x256 to 960x768). No recipe
+uses these two sets yet. Each set writes ``LICENSES.md`` with authors and licences (the CC-BY ones
+require attribution).
 
 Every file's sha256 must match the set's list (and each package's its own), existing identical files
 are kept, and an existing different file is an error (nothing is overwritten). The packages are read
@@ -80,6 +83,15 @@ LOMIRI_20 = Package(
 )
 
 
+MYPAINT = Package(
+    "mypaint-data-extras",
+    "mypaint-data-extras_2.0.1-9_all.deb",
+    "9d5971baa5eb411309940ea2cfe11aa7f6ec2c39e7f9ecd2bbef81fc6404b1d1",
+    2873864,
+    source="mypaint",
+)
+
+
 def _mate(name: str, sha: str) -> tuple[str, Photo]:
     return f"mate/{name}.jpg", Photo("mate", f"usr/share/backgrounds/mate/nature/{name}.jpg", sha)
 
@@ -91,6 +103,11 @@ def _plasma(name: str, sha: str) -> tuple[str, Photo]:
 
 def _lomiri(name: str, sha: str, package: str = "16.04") -> tuple[str, Photo]:
     return f"lomiri/{name}.jpg", Photo(package, f"usr/share/backgrounds/{name}.jpg", sha)
+
+
+def _mypaint(member: str, sha: str) -> tuple[str, Photo]:
+    name = member.split("/")[-1].replace(" ", "_")
+    return f"mypaint/{name}", Photo("mypaint", f"usr/share/mypaint/backgrounds/{member}", sha)
 
 
 PHOTOS = PhotoSet(
@@ -209,7 +226,74 @@ The packages' abstract and rendered wallpapers (Fossa, Infinite-Sea, Painting-Co
 warty-final-ubuntu) are left out: they are not photographs.
 """,
 )
-SETS = {"photos": PHOTOS, "extra": EXTRA}
+TEXTURES = PhotoSet(
+    {"mypaint": MYPAINT},
+    dict(
+        [
+            _mypaint(
+                "mrmamurk/mamurk_a_1.png", "01dc26395fd4d1e5a9abd0e793f56c016ad0826c0f2942fe5b4277ff6afc15f9"
+            ),
+            _mypaint(
+                "mrmamurk/mamurk_a_2.png", "24a5665704248e5d911e9fdbf50ca9048f41ae186017b3bf828818d634c39ae2"
+            ),
+            _mypaint(
+                "mrmamurk/mamurk_b_1.png", "b2ff84c1f9649d2a171db4aff25d0f4c0fbd62ca7d6f9bcf46bb288a8488cd6c"
+            ),
+            _mypaint(
+                "mrmamurk/mamurk_c_3.png", "702de8987bc0ea42ef4a8be91eedc85c3ea0b47d7a1aae30ca6e1dc1578bdaa5"
+            ),
+            _mypaint(
+                "mrmamurk/mamurk_e_1.png", "ae1472c574a5a57d107785405e8eedf1140eb6e8e7a6c9feb8251f78ee2ca0e1"
+            ),
+            _mypaint(
+                "mrmamurk/mamurk_e_2.png", "db4755f0e30568179ded1282fc82c1ee03a4cab23dc90b0135bdfcbcfce2a255"
+            ),
+            _mypaint(
+                "mrmamurk/mamurk_f_1.png", "a2b9a02cff3cb74074fc0a86a60a41ca2b3d4bbf24689f98a98c149fca3e5866"
+            ),
+            _mypaint(
+                "ramon/HR_Canvas 01.png", "3bbe8fc626a26ef7d491d4dc63497bf11f4f35a734043d97aa3dbb90d7c08592"
+            ),
+            _mypaint(
+                "ramon/HR_Canvas 02.png", "a0571ca5af729d23f1846eca09ca881fe921f610331283b07d3e4d1d1d704f47"
+            ),
+            _mypaint("ramon/HR_Cork.png", "abb1c9d5ae5ef55b5f0a3927e50c671e334c7ed9edd08d1f323b1de79566573e"),
+            _mypaint(
+                "ramon/HR_DecoPaper.png", "da86b40e4e65918ebae75e79e63a8a4cede4f3c2b3c0240a643d62517f2f2abd"
+            ),
+            _mypaint(
+                "ramon/HR_PastelPaper 01.png",
+                "169b0bd33744086d03d50610a55e669941c14fadfe8b3d21a1afe6717e9b7260",
+            ),
+            _mypaint(
+                "ramon/HR_PastelPaper 02.png",
+                "cca88395e2b90a18e5a6c2086cbc04837b648d62a66ed6246dd709723f79fa6d",
+            ),
+            _mypaint(
+                "ramon/HR_RoughPaper.png", "7834a032996bcce2c59f582611d86564756ead94e27ee4d2c0cf29b5eede4dbd"
+            ),
+            _mypaint(
+                "ramon/HR_SketchPaper 02.png",
+                "f805f9af09ac22a47ad3feae4d8140311a0407255e77e743180db5ae55a418ea",
+            ),
+            _mypaint(
+                "ramon/HR_SketchPaper.png", "eab925ab19d4189d279282a5c21f4cec6273ee6f33f2419dc4ef1ea5b4a168e1"
+            ),
+            _mypaint(
+                "ramon/HR_WaterColor.png", "b438cbdede1361b322ec623e77e3e84f073a8abb637e322c176fbd9996025855"
+            ),
+        ]
+    ),
+    """# Textures: provenance and licences (written by `python -m sr.data.photos --set textures`)
+
+`mypaint/`: the 17 paper and surface textures of the Debian package `mypaint-data-extras` 2.0.1-9
+(`usr/share/mypaint/backgrounds/`; its `copyright` file), scans made for MyPaint's backgrounds,
+256x256 to 960x768. Licence CC0-1.0 for all of them: MrMamurk, 2011 (`mamurk_*`, "based on my own
+scanning"); Ramón Miranda, 2010 (`HR_*`: canvas, cork, papers, watercolour; spaces in the names are
+underscores here).
+""",
+)
+SETS = {"photos": PHOTOS, "extra": EXTRA, "textures": TEXTURES}
 
 
 def _place(dst: Path, data: bytes, expected: str, source: str) -> None:
