@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tile", default="auto", help="sr-infer's --tile (default auto)")
     p.add_argument("--ref-src", type=Path, help="source tree of a reference version to alternate with")
     args = p.parse_args(argv)
+    for attr in ("model", "ref_model"):  # sr-infer runs in a temporary folder: a relative file path
+        value = getattr(args, attr)  # must become absolute (names such as default stay names)
+        if value is not None and Path(value).is_file():
+            setattr(args, attr, str(Path(value).resolve()))
     w, h = (int(v) for v in args.size.lower().split("x"))
     exe = shutil.which("sr-infer") or sys.exit("sr-infer is not on PATH: install sr first (pip install -e .)")
     env = dict(os.environ)

@@ -21,6 +21,7 @@ from torch import nn
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 MAX_UPSCALE = 8
+MAX_IMG_RANGE = 65535.0  # 16-bit levels; the authors use 255
 
 
 def _bias(conv: nn.Conv2d) -> torch.Tensor:
@@ -29,13 +30,37 @@ def _bias(conv: nn.Conv2d) -> torch.Tensor:
     return conv.bias
 
 
+def fuse_conv3xc(
+    first: tuple[torch.Tensor, torch.Tensor],
+    middle: tuple[torch.Tensor, torch.Tensor],
+    last: tuple[torch.Tensor, torch.Tensor],
+    skip: tuple[torch.Tensor, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 3x3 kernel and bias equal to ``last(middle(first(pad(x)))) + skip(x)`` for the ``(weight,
+    bias)`` pairs of :class:`Conv3XC`, computed in float32. A padded border pixel enters ``first``
+    as its bias, as every other pixel's bias does, so the whole bias term is constant and the kernel
+    sees zero padding."""
+    (w1, b1), (w2, b2), (w3, b3), (ws, bs) = (
+        tuple(t.detach().float() for t in p) for p in (first, middle, last, skip)
+    )
+    kernel = torch.einsum("on,nmyx,mi->oiyx", w3[:, :, 0, 0], w2, w1[:, :, 0, 0]) + F.pad(ws, (1, 1, 1, 1))
+    bias = w3[:, :, 0, 0] @ (w2.sum((2, 3)) @ b1 + b2) + b3 + bs
+    return kernel, bias
+
+
+_BRANCHES = ("conv.0", "conv.1", "conv.2", "sk")
+
+
 class Conv3XC(nn.Module):
     """A 3x3 convolution ``c_in -> c_out`` trained as a 1x1 skip ``sk`` plus a linear chain ``conv``
     (1x1 to ``gain * c_in``, 3x3 to ``gain * c_out``, 1x1 to ``c_out``) on the zero-padded input.
-    Every part is linear, so in eval mode the whole is one 3x3 convolution whose kernel and bias
-    :meth:`fused` computes from the trained weights (the same function up to rounding). ``eval_conv``
-    holds that kernel for the authors' checkpoint layout; it is refreshed whenever the state dict is
-    saved and never trained.
+    Every part is linear, so in eval mode the whole is one 3x3 convolution (:meth:`fused`, the same
+    function up to rounding), computed from the trained weights on each call, or once by
+    :meth:`deploy` into ``eval_conv`` (for export: the graph then holds one convolution).
+
+    ``eval_conv`` is the authors' checkpoint layout for that kernel. It is never trained; a saved
+    state dict holds the fused kernel there (written into the state dict, the module is not
+    changed), and a state dict without it (a training-only export) loads, the kernel fused from it.
     """
 
     def __init__(self, c_in: int, c_out: int, gain: int = 2) -> None:
@@ -48,31 +73,60 @@ class Conv3XC(nn.Module):
         )
         self.eval_conv = nn.Conv2d(c_in, c_out, 3, padding=1)
         self.eval_conv.requires_grad_(False)
+        self.deployed = False
+        self.register_state_dict_post_hook(_state_with_fused_kernel)
+        self.register_load_state_dict_pre_hook(_fill_in_fused_kernel)
+
+    def _pairs(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        convs = [cast(nn.Conv2d, m) for m in self.conv] + [self.sk]
+        return [(c.weight, _bias(c)) for c in convs]
 
     def fused(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The single 3x3 kernel ``(c_out, c_in, 3, 3)`` and bias ``(c_out,)`` equal to ``sk`` +
-        ``conv``. A padded border pixel enters ``conv`` as the first layer's bias, as every other
-        pixel's bias does, so the whole bias term is constant and the kernel sees zero padding."""
-        first, middle, last = (cast(nn.Conv2d, m) for m in self.conv)
-        b1, b2, b3, b_sk = (_bias(c) for c in (first, middle, last, self.sk))
-        w1, w3 = first.weight[:, :, 0, 0], last.weight[:, :, 0, 0]
-        kernel = torch.einsum("on,nmyx,mi->oiyx", w3, middle.weight, w1)
-        bias = w3 @ (middle.weight.sum((2, 3)) @ b1 + b2) + b3 + b_sk
-        kernel = kernel + F.pad(self.sk.weight, (1, 1, 1, 1))
-        return kernel, bias
+        """The single 3x3 kernel ``(c_out, c_in, 3, 3)`` and bias ``(c_out,)``, float32."""
+        first, middle, last, skip = self._pairs()
+        return fuse_conv3xc(first, middle, last, skip)
+
+    def deploy(self) -> None:
+        """Fuse once into ``eval_conv`` and run only it in eval mode (``train()`` undoes this)."""
+        kernel, bias = self.fused()
+        with torch.no_grad():
+            self.eval_conv.weight.copy_(kernel)
+            _bias(self.eval_conv).copy_(bias)
+        self.deployed = True
+
+    def train(self, mode: bool = True) -> Conv3XC:
+        if mode:
+            self.deployed = False
+        return super().train(mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             return self.conv(F.pad(x, (1, 1, 1, 1))) + self.sk(x)
+        if self.deployed:
+            return self.eval_conv(x)
         kernel, bias = self.fused()
         return F.conv2d(x, kernel.to(x.dtype), bias.to(x.dtype), padding=1)
 
-    def _save_to_state_dict(self, destination: Any, prefix: str, keep_vars: bool) -> None:
-        with torch.no_grad():
-            kernel, bias = self.fused()
-            self.eval_conv.weight.copy_(kernel)
-            _bias(self.eval_conv).copy_(bias)
-        super()._save_to_state_dict(destination, prefix, keep_vars)
+
+def _state_with_fused_kernel(module: nn.Module, state: dict[str, Any], prefix: str, _meta: Any) -> None:
+    if isinstance(state.get(f"{prefix}eval_conv.weight"), nn.Parameter):
+        return  # keep_vars=True: the caller wants the live parameters, not values
+    kernel, bias = cast(Conv3XC, module).fused()
+    for name, value in (("weight", kernel), ("bias", bias)):
+        key = f"{prefix}eval_conv.{name}"
+        state[key] = value.to(state[key].dtype)
+
+
+def _fill_in_fused_kernel(module: nn.Module, state: dict[str, Any], prefix: str, *_args: Any) -> None:
+    keys = [(f"{prefix}{b}.weight", f"{prefix}{b}.bias") for b in _BRANCHES]
+    if f"{prefix}eval_conv.weight" in state or not all(w in state and b in state for w, b in keys):
+        return
+    given = [(state[w], state[b]) for w, b in keys]
+    own = [t for pair in cast(Conv3XC, module)._pairs() for t in pair]
+    if [t.shape for pair in given for t in pair] != [t.shape for t in own]:
+        return  # load_state_dict names the keys that do not fit
+    kernel, bias = fuse_conv3xc(*given)
+    state[f"{prefix}eval_conv.weight"], state[f"{prefix}eval_conv.bias"] = kernel, bias
 
 
 class SPAB(nn.Module):
@@ -123,6 +177,10 @@ class SPAN(nn.Module):
             raise ValueError(f"SPAN upscale {upscale!r} is not supported; choose 1..{MAX_UPSCALE}")
         if norm and len(rgb_mean) != num_in_ch:
             raise ValueError(f"rgb_mean has {len(rgb_mean)} values for {num_in_ch} input channels")
+        if not all(isinstance(m, int | float) and 0 <= m <= 1 for m in rgb_mean):
+            raise ValueError(f"rgb_mean must hold colours in [0, 1], got {list(rgb_mean)[:8]!r}")
+        if not (isinstance(img_range, int | float) and 0 < img_range <= MAX_IMG_RANGE):
+            raise ValueError(f"img_range must lie in (0, {MAX_IMG_RANGE}], got {img_range!r}")
         self.num_in_ch = num_in_ch
         self.upscale = upscale
         self.norm = norm

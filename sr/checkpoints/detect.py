@@ -192,8 +192,13 @@ def _vgg_discriminator(sd: StateDict, where: str) -> ArchSpec | None:
 def _span(sd: StateDict, where: str) -> ArchSpec | None:
     if not _has(sd, "conv_1.sk.weight", "block_1.c1_r.sk.weight", "conv_cat.weight", "upsampler.0.weight"):
         return None
-    feat, num_in_ch = _shape(sd, "conv_1.sk.weight")[:2]
-    up_out = _shape(sd, "upsampler.0.weight")[0]
+    sk, up = _shape(sd, "conv_1.sk.weight"), _shape(sd, "upsampler.0.weight")
+    if len(sk) != 4 or len(up) != 4 or 0 in sk or 0 in up:
+        raise CheckpointError(
+            f"{where}: SPAN-like weights with conv_1.sk.weight of shape {list(sk)} and upsampler.0.weight "
+            f"of shape {list(up)}; need two non-empty 4-D convolution kernels"
+        )
+    feat, num_in_ch, up_out = sk[0], sk[1], up[0]
     # as in spandrel: the pixel shuffle's channels are num_out_ch * upscale^2, with num_out_ch = num_in_ch
     upscale = round((up_out / num_in_ch) ** 0.5)
     if upscale * upscale * num_in_ch != up_out:

@@ -181,6 +181,14 @@ def _read_torch(path: Path, key: str | None) -> tuple[dict[str, torch.Tensor], d
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a state dict")
     state, used = _unwrap(obj, key, path)
+    for name, tensor in state.items():
+        # a broadcast view (stride 0, e.g. torch.zeros(1).expand(1 << 30)) is stored as its few
+        # values, so a small file could stand for weights of any size: only stored values count
+        if tensor.untyped_storage().nbytes() < tensor.numel() * tensor.element_size():
+            raise CheckpointError(
+                f"{path}: tensor {name!r} of shape {list(tensor.shape)[:8]} holds fewer stored values "
+                "than elements (a broadcast or overlapping view); refused: weights store every value"
+            )
     meta: dict[str, Any] = {"format": "torch", "key": used}
     if used is not None and _is_arch(obj.get("arch")):
         meta["arch"] = dict(obj["arch"])

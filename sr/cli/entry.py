@@ -21,7 +21,9 @@ def _run(command: str) -> NoReturn:
         print(f"{prog}: interrupted", file=sys.stderr, flush=True)
         os._exit(130)
 
-    previous = signal.signal(signal.SIGINT, interrupted_while_importing)
+    previous = signal.getsignal(signal.SIGINT) or signal.SIG_DFL
+    if previous is not signal.SIG_IGN:  # a job started with Ctrl-C ignored (`cmd &` in a script) keeps it so
+        signal.signal(signal.SIGINT, interrupted_while_importing)
     try:
         main = importlib.import_module(f"sr.cli.{command}").main
     finally:

@@ -27,11 +27,11 @@ from sr.inference.evaluate import load_lpips, niqe_blocker
 from sr.inference.interp import (
     alpha_filename,
     alpha_label,
+    blend_for_saving,
     check_alpha,
     check_compatible,
     evaluate_sweep,
     format_table,
-    interpolate,
     parse_alphas,
     read_weights,
     sweep,
@@ -129,8 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         say(f"{PROG}: {psnr.arch['type']}({arch_text})")
 
         if args.alpha is not None:
-            state = interpolate(psnr.state, gan.state, alphas[0], allow_extrapolation=True)
-            save_checkpoint(out, state, arch=psnr.arch)
+            save_checkpoint(out, blend_for_saving(psnr, gan, alphas[0]), arch=psnr.arch)
             print(f"{PROG}: wrote {out} (alpha {alpha_label(alphas[0])}: {alphas[0] * 100:g}% GAN model)")
             return
 

@@ -234,6 +234,9 @@ def export_model(
     with torch.no_grad():
         ref = model(x)
     scale = ref.shape[-1] // x.shape[-1]  # what the graph does (SRCNN with upsample=none: x1)
+    for module in model.modules():  # re-parameterisable layers (SPAN's Conv3XC) fused once, after the
+        if callable(deploy := getattr(module, "deploy", None)):  # reference: the check covers the fusion
+            deploy()
     inner = model.module if isinstance(model, ScaleView) else model
     meta = {"scale": str(scale), "architecture": type(inner).__name__, "source": source}
     channels = f"{x.shape[1]} channel(s) in, {ref.shape[1]} out"

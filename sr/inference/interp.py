@@ -193,6 +193,19 @@ def interpolate(
     return out
 
 
+def blend_for_saving(psnr: Weights, gan: Weights, alpha: float) -> dict[str, torch.Tensor]:
+    """:func:`interpolate` (extrapolation allowed), with the values a model derives from its weights
+    recomputed from the blend instead of blended (SPAN's fused ``eval_conv`` kernels: a blend of
+    fused kernels is not the fused kernel of the blend): the state dict as the blended model saves it."""
+    state = interpolate(psnr.state, gan.state, alpha, allow_extrapolation=True)
+    model = build(psnr.arch)
+    model.load_state_dict(state)
+    for key, value in model.state_dict().items():
+        if key in state and not torch.equal(value, state[key].to(value.dtype)):
+            state[key] = value.to(state[key].dtype)
+    return state
+
+
 def blended_model(
     psnr_model: str | os.PathLike[str],
     gan_model: str | os.PathLike[str],
@@ -287,9 +300,7 @@ def sweep(
     paths: dict[float, Path] = {}
     for alpha in checked:
         path = out_dir / alpha_filename(alpha, ext)
-        save_checkpoint(
-            path, interpolate(psnr.state, gan.state, alpha, allow_extrapolation=True), arch=psnr.arch
-        )
+        save_checkpoint(path, blend_for_saving(psnr, gan, alpha), arch=psnr.arch)
         paths[alpha] = path
         if on_written is not None:
             on_written(alpha, path)

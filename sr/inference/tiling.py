@@ -286,8 +286,9 @@ def resize_buffer(src: np.ndarray, size: tuple[int, int], block: int = 256) -> n
 # ``g`` growth channels, scale ``s``) with a margin of 1.5 for the allocator and convolution workspaces.
 # RRDBNet: the dense block's concatenation (f + 4g channels, input and output) at LR, then ~3 maps of
 # f channels at the full HR size; MSRResNet/SRResNet: ~4 maps of f channels at HR (the pixel-shuffle
-# convs); SPAN: its 4 f channel concatenation and a few f maps at LR, the pixel shuffle's input and
-# output at HR; SRCNN: its f + f2 channels at HR; interpolation baselines: a few copies of the image at HR.
+# convs); SPAN: its 4 f channel concatenation and a few f maps at LR (11 f at the peak, measured with
+# live-tensor tracking), the pixel shuffle's input and output at HR; SRCNN: its f + f2 channels at HR;
+# interpolation baselines: a few copies of the image at HR.
 # ``split`` (:func:`upscale_split`): the trunk's ~4 maps of f channels at LR (the tail's tiles are small).
 def activation_elements_per_pixel(model: torch.nn.Module, scale: int, split: bool = False) -> float:
     module = getattr(model, "module", model)  # a ScaleView's model
@@ -302,7 +303,7 @@ def activation_elements_per_pixel(model: torch.nn.Module, scale: int, split: boo
         est = 6 * f + 4 * f * s2
     elif name == "SPAN":
         f = int(module.conv_1.sk.out_channels)  # type: ignore[union-attr, arg-type]
-        est = 8 * f + 2 * 3 * s2
+        est = 11 * f + 2 * 3 * s2
     elif name == "SRCNN":
         est = 2 * (int(module.conv1.out_channels) + int(module.conv2.out_channels)) * s2  # type: ignore[union-attr, arg-type]
     elif name == "Interpolation":

@@ -97,6 +97,24 @@ def test_zip_bomb_checkpoint_is_refused_from_its_directory(tmp_path):
         read_state_dict(path)
 
 
+def test_broadcast_tensors_cannot_stand_for_huge_weights(tmp_path, capsys):
+    """A SPAN whose widths are read off the shapes: ``expand``ed tensors make a 60 KB file describe a
+    1G-parameter model (found by review: sr-infer grew past 6 GB). Refused when read, naming the key."""
+    import torch
+
+    from sr.archs import build
+
+    small = build({"type": "SPAN", "feature_channels": 4}).state_dict()
+    huge = {k: torch.zeros(1).expand(*[s * 256 if s == 4 else s for s in v.shape]) for k, v in small.items()}
+    path = tmp_path / "span.pth"
+    torch.save(huge, path)
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(CheckpointError, match=r"tensor 'conv_1.sk.weight' .* fewer stored values"):
+        read_state_dict(path)
+    assert run(infer_main, [str(image(tmp_path / "a.png")), "--model", str(path), "--scale", "4"]) == 2
+    assert "fewer stored values" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("outscale", ["1e6", "1e300"])
 def test_huge_outscale_fails_each_file_with_its_size(tmp_path, outscale, capsys):
     a, b = image(tmp_path / "a.png"), image(tmp_path / "b.png", (8, 8))

@@ -124,3 +124,21 @@ def test_ctrl_c_while_torch_loads_is_one_line(tmp_path, command):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     assert not (tmp_path / "a_x2.png").exists()
+
+
+def test_a_job_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+    """Shells start background jobs of a script with SIGINT ignored: the import-time handler must not
+    replace that, so the same signal as above changes nothing and the image is written."""
+    code = "from sr.cli.entry import infer_main; infer_main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(image(tmp_path / "a.png")), "--scale", "2"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert (tmp_path / "a_x2.png").is_file()

@@ -104,6 +104,16 @@ def test_span_exports_with_its_convolutions_fused(tmp_path: Path, suffix: str):
     assert got.shape == (2, 3, 57, 78)
     # random weights on an input scaled by 255 give outputs far from [0, 1]: compare relatively
     assert float((got - ref).abs().max() / ref.abs().max()) < 1e-5
+    if suffix == ".onnx":  # fused before export: one convolution per Conv3XC, not the training branches
+        graph = onnx.load(str(out)).graph
+        assert not {n.op_type for n in graph.node} & {"Einsum", "MatMul", "ReduceSum"}
+        stored = sum(int(np.prod(t.dims)) for t in graph.initializer)
+        deployed = sum(
+            p.numel()
+            for n, p in SPAN(feature_channels=8, upscale=3).named_parameters()
+            if ".conv." not in n and ".sk." not in n
+        )
+        assert stored <= deployed + 16  # + the mean colour and such constants
 
 
 @pytest.mark.parametrize("scale", [4, 2])
