@@ -116,7 +116,12 @@ def test_ctrl_c_while_torch_loads_is_one_line(tmp_path, command):
     code = f"from sr.cli.entry import {command}_main; {command}_main()"
     argv = [str(image(tmp_path / "a.png")), "--scale", "2"] if command == "infer" else ["-opt", str(RECIPE)]
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, *argv], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        [sys.executable, "-c", code, *argv],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        # as from a terminal, whatever this process inherited (a background job has SIGINT ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
