@@ -109,41 +109,37 @@ def test_auto_resume_passes_over_a_truncated_newest_state(tmp_path, capsys):
     assert (states / "3.state").is_file()
 
 
-@pytest.mark.parametrize("command", ["infer", "train"])
-def test_ctrl_c_while_torch_loads_is_one_line(tmp_path, command):
-    """A real process, interrupted 0.3 s after start (importing torch takes longer): exit 130, no
-    traceback. The console scripts call these entry points."""
-    code = f"from sr.cli.entry import {command}_main; {command}_main()"
-    argv = [str(image(tmp_path / "a.png")), "--scale", "2"] if command == "infer" else ["-opt", str(RECIPE)]
+def ctrl_c_during_start(tmp_path, command: str, argv: list[str], sigint) -> tuple[int, str]:
+    """Run an entry point in a real process whose SIGINT disposition starts as ``sigint``, send it
+    SIGINT 0.3 s after start (importing torch takes longer), and return its exit status and stderr."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, *argv],
+        [sys.executable, "-c", f"from sr.cli.entry import {command}_main; {command}_main()", *argv],
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        # as from a terminal, whatever this process inherited (a background job has SIGINT ignored)
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("command", ["infer", "train"])
+def test_ctrl_c_while_torch_loads_is_one_line(tmp_path, command):
+    """Interrupted as from a terminal (SIGINT at its default, whatever this process inherited: a
+    background job has it ignored): exit 130, no traceback. The console scripts call these."""
+    argv = [str(image(tmp_path / "a.png")), "--scale", "2"] if command == "infer" else ["-opt", str(RECIPE)]
+    code, err = ctrl_c_during_start(tmp_path, command, argv, signal.SIG_DFL)
+    assert code == 130, err
     assert "Traceback" not in err and "interrupted" in err
     assert not (tmp_path / "a_x2.png").exists()
 
 
 def test_a_job_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
     """Shells start background jobs of a script with SIGINT ignored: the import-time handler must not
-    replace that, so the same signal as above changes nothing and the image is written."""
-    code = "from sr.cli.entry import infer_main; infer_main()"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(image(tmp_path / "a.png")), "--scale", "2"],
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    replace that, so the same signal changes nothing and the image is written."""
+    argv = [str(image(tmp_path / "a.png")), "--scale", "2"]
+    code, err = ctrl_c_during_start(tmp_path, "infer", argv, signal.SIG_IGN)
+    assert code == 0, err
     assert (tmp_path / "a_x2.png").is_file()
