@@ -24,7 +24,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from sr.atomic import atomic_write_bytes
 from sr.cli.eval import main as sr_eval
+from sr.outputs import OutputError, ProtectedInputs, check_writable_file
 
 CELLS = (("Set5", 2), ("Set5", 3), ("Set5", 4), ("Set14", 4), ("BSD100", 4))
 TARGETS = {("Set5", 2): 37.0, ("Set5", 3): 33.3, ("Set5", 4): 31.0, ("Set14", 4): 27.9, ("BSD100", 4): 27.1}
@@ -71,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nine", action="store_true", help="all nine cells, against VDSR and IMDN")
     args = p.parse_args(argv)
     cells = NINE if args.nine else CELLS
+    if args.json:  # checked before the evaluation: an output never lands on an input
+        inputs = ProtectedInputs(files=[args.model, args.srcnn], folders=[args.benchmarks])
+        try:
+            check_writable_file(inputs.check(args.json, overwrite=True, what="--json"), "--json")
+        except OutputError as err:
+            raise SystemExit(f"eval_default_model: error: {err}") from None
     table_file = args.benchmarks / "reference_numbers.json"
     missing = [p for p in (table_file, *(args.benchmarks / d for d, _ in cells)) if not p.exists()]
     if missing:
@@ -122,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\ntargets met: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in met.items()))
     if args.json:
         table = {label: {f"{d} x{s}": v for (d, s), v in row.items()} for label, row in rows.items()}
-        args.json.write_text(json.dumps({"table": table, met_key: met}, indent=2) + "\n")
+        data = (json.dumps({"table": table, met_key: met}, indent=2) + "\n").encode()
+        atomic_write_bytes(args.json, data)
     return 0
 
 

@@ -33,6 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--alpha", type=float, action="append", default=[], help="a default/default-gan blend")
     args = p.parse_args(argv)
 
+    from sr.checkpoints import CheckpointError
+    from sr.data.imageio import ImageReadError
+
+    try:
+        return _run(args)
+    except (CheckpointError, ImageReadError, ValueError) as err:  # a bad model, image or argument
+        raise SystemExit(f"precision_fidelity: error: {err}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
     from sr.inference.evaluate import evaluate_folder
     from sr.inference.loading import InPrecision, resolve_model
 

@@ -49,3 +49,12 @@ def test_table_and_verdicts(benchmarks: Path, tmp_path: Path, load_tool, capsys,
         }
     else:
         assert "targets met: Set5 x2 " in printed and len(report["targets_met"]) == 5
+
+
+def test_json_never_lands_on_an_input(benchmarks: Path, tmp_path: Path, load_tool):
+    tool = load_tool("eval_default_model")
+    table = benchmarks / "reference_numbers.json"
+    before = table.read_bytes()
+    with pytest.raises(SystemExit, match=r"--json .* lies inside the input folder"):
+        tool.main(["--benchmarks", str(benchmarks), "--json", str(table)])
+    assert table.read_bytes() == before

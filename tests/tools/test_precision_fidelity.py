@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import torch
 
 from sr.data.imageio import write_image
@@ -24,3 +25,10 @@ def test_prints_each_precision_against_fp32(tmp_path, load_tool, capsys):
     assert set(found) == {"fp32", "bf16", "fp16"}
     assert found["fp32"] == (0.0, 0)
     assert abs(found["fp16"][0]) < 0.01 and found["fp16"][1] <= 2
+
+
+def test_a_corrupt_image_is_named_in_one_line(tmp_path, load_tool):
+    tool = load_tool("precision_fidelity")
+    (tmp_path / "x.png").write_bytes(b"not an image")
+    with pytest.raises(SystemExit, match=r"precision_fidelity: error: .*x.png: not a recognised image"):
+        tool.main(["--data", str(tmp_path), "--model", "default"])
