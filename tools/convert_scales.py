@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from sr.archs import build, scales_of
+from sr.archs import ScaleView, build, scales_of
 from sr.checkpoints import CheckpointError, detect_arch, read_state_dict, save_checkpoint
 from sr.checkpoints.bundled import bundled_model_path, is_bundled_name
 from sr.checkpoints.convert import deepen, extract_scale, single_to_multiscale
@@ -77,12 +77,9 @@ def deeper(src: Path, dst: Path, num_block: int, seed: int, key: str | None) -> 
     after.load_state_dict(out)
     x = torch.rand(1, int(arch_deep.get("num_in_ch", 3)), 24, 20, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
-        for s in scales_of(before):
-            kw = {"scale": s} if "scales" in arch else {}
-            if not torch.equal(before(x, **kw), after(x, **kw)):
-                raise CheckpointError(
-                    f"{src}: the deepened model's x{s} output differs"
-                )  # internal invariant
+        for s in scales_of(before):  # ScaleView: one head of a multi-scale model, or the model itself
+            if not torch.equal(ScaleView(before, s)(x), ScaleView(after, s)(x)):
+                raise CheckpointError(f"{src}: the deepened model's x{s} output differs")  # an invariant
     save_checkpoint(dst, out, arch=arch_deep)
     return f"wrote {dst}: {arch_deep['type']} with {num_block} blocks (was {arch['num_block']}), same output"
 

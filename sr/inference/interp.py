@@ -200,10 +200,8 @@ def blend_for_saving(psnr: Weights, gan: Weights, alpha: float) -> dict[str, tor
     state = interpolate(psnr.state, gan.state, alpha, allow_extrapolation=True)
     model = build(psnr.arch)
     model.load_state_dict(state)
-    for key, value in model.state_dict().items():
-        if key in state and not torch.equal(value, state[key].to(value.dtype)):
-            state[key] = value.to(state[key].dtype)
-    return state
+    saved = model.state_dict()
+    return {k: saved[k].to(v.dtype) for k, v in state.items()}  # the blend's key order and dtypes
 
 
 def blended_model(
