@@ -19,6 +19,7 @@ from sr.archs.rrdbnet_arch import RRDBNet
 from sr.archs.span_arch import SPAN
 from sr.archs.srcnn_arch import SRCNN
 from sr.archs.srresnet_arch import MSRResNet, SRResNet
+from sr.archs.unet_discriminator_arch import UNetDiscriminatorSN
 from sr.archs.vgg_arch import VGGFeatureExtractor
 
 ARCHS: dict[str, type[nn.Module]] = {
@@ -31,6 +32,7 @@ ARCHS: dict[str, type[nn.Module]] = {
     "SPAN": SPAN,
     "VGGStyleDiscriminator": VGGStyleDiscriminator,
     "VGGStyleDiscriminatorAnySize": VGGStyleDiscriminatorAnySize,
+    "UNetDiscriminatorSN": UNetDiscriminatorSN,
     "VGGFeatureExtractor": VGGFeatureExtractor,
 }
 
@@ -127,6 +129,7 @@ __all__ = [
     "RRDBNet",
     "SRResNet",
     "ScaleView",
+    "UNetDiscriminatorSN",
     "VGGFeatureExtractor",
     "VGGStyleDiscriminator",
     "VGGStyleDiscriminatorAnySize",
