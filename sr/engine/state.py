@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from sr.atomic import atomic_write
+from sr.checkpoints._pickle_scan import oversized_pickle
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ def load_state(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"training state not found: {path}")
+    too_big = oversized_pickle(path)
+    if too_big is not None:
+        raise ValueError(f"{path}: refused: {too_big}; a training state's pickle is small")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

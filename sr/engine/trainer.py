@@ -1,7 +1,8 @@
 """The training loop: cadence (log, validate, save), resume, signals. What one iteration does is
 the model's business (``sr.models``).
 
-Run folder ``<experiments_root>/<name>/``: ``options.yml`` (the resolved options), ``train_*.log``,
+Run folder ``<experiments_root>/<name>/``: ``options.yml`` (the resolved options the run started with;
+a resume with other options adds ``options_<time>.yml``), ``train_*.log``,
 ``models/net_g_<iter>.pth`` (``params``/``params_ema``/``arch``), ``models/net_g_latest.pth``,
 ``models/net_g_best.pth``, ``training_states/<iter>.state``, ``visualization/``, ``tb_logger/``.
 Iterations are 1-based; the state saved after iteration ``k`` resumes at ``k + 1`` with the same
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -20,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 import torch
+import yaml
 
 from sr.archs import ScaleView, build_meta, parameter_count, scales_of
 from sr.atomic import atomic_write_bytes
@@ -40,7 +43,7 @@ from sr.engine.state import (
 )
 from sr.engine.validate import Validator
 from sr.models import NonFiniteLossError, SRModel, build_model
-from sr.options import dump_options
+from sr.options import OptionsError, dump_options, read_yaml
 from sr.options.schema import Options
 
 log = logging.getLogger("sr.train")
@@ -185,8 +188,25 @@ class Trainer:
         if self.ctx.is_main:
             for d in (self.models_dir, self.states_dir):
                 d.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self.run_dir / "options.yml", dump_options(self.opt).encode())
+            self._record_options()
         self.ctx.barrier()
+
+    def _record_options(self) -> None:
+        """``options.yml``: the options the run started with, written once. A resume never rewrites
+        it (it may be the very file given to ``-opt``); where the resumed options differ, they are
+        kept beside it as ``options_<time>.yml``."""
+        text = dump_options(self.opt)
+        first = self.run_dir / "options.yml"
+        if not first.exists():
+            atomic_write_bytes(first, text.encode())
+            return
+        try:
+            same = read_yaml(first) == yaml.safe_load(text)
+        except OptionsError:
+            same = False
+        if not same:
+            stamp = time.strftime("%Y%m%d_%H%M%S")
+            atomic_write_bytes(self.run_dir / f"options_{stamp}.yml", text.encode())
 
     def _datasets(self) -> tuple[Any, dict[str, tuple[int, Any]]]:
         """The training set, and ``{label: (scale, loader)}`` of the validation sets; a multi-scale

@@ -88,6 +88,23 @@ def test_existing_run_is_not_overwritten_without_resume(tiny_yml: Path, tmp_path
     assert state.read_bytes() == before
 
 
+def test_resume_from_the_runs_own_options_file_never_rewrites_it(tiny_yml: Path, tmp_path: Path):
+    """Found by review: ``-opt experiments/<name>/options.yml --auto-resume --set ...`` rewrote the
+    very file it was given. options.yml keeps the options the run started with; a resume with other
+    options records them beside it."""
+    assert run(tiny_yml, "--set", "train.total_iter=3") == 0
+    run_dir = tmp_path / "experiments" / "tiny"
+    own = run_dir / "options.yml"
+    own.write_text("# my notes\n" + own.read_text())
+    before = own.read_bytes()
+    assert run(own, "--auto-resume") == 0  # same options: nothing more recorded
+    assert list(run_dir.glob("options_*.yml")) == []
+    assert run(own, "--auto-resume", "--set", "train.total_iter=8") == 0
+    assert own.read_bytes() == before
+    (resumed,) = run_dir.glob("options_*.yml")
+    assert "total_iter: 8" in resumed.read_text()
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_state(tiny_yml: Path, tmp_path: Path, capsys):
     assert run(tiny_yml, "--set", "train.total_iter=3") == 0
     states = tmp_path / "experiments" / "tiny" / "training_states"

@@ -20,8 +20,10 @@ from sr.cli.infer import main as infer_main
 from sr.cli.train import main as train_main
 from sr.data.sampler import MAX_EPOCH, TrainSampler
 from sr.device import available_memory
+from sr.engine.state import load_state
 from sr.inference.upscaler import check_output_memory
 from sr.options import OptionsError, load_options, parse_value
+from tests.engine.engine_helpers import tiny_options, write_options
 
 RECIPE = Path(__file__).resolve().parents[2] / "options" / "quickstart_x4.yml"
 
@@ -85,16 +87,31 @@ def test_net_opt_is_bounded_like_the_file(tmp_path, capsys):
     assert "num_block" in capsys.readouterr().err
 
 
-def test_zip_bomb_checkpoint_is_refused_from_its_directory(tmp_path):
-    path = tmp_path / "bomb.pth"
+def _zip_bomb(path: Path) -> Path:
+    """Under 1 MB on disk; its pickle inflates past ``MAX_PICKLE_BYTES``."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
         with z.open("archive/data.pkl", "w", force_zip64=True) as f:
             zeros = bytes(1 << 20)
             for _ in range(MAX_PICKLE_BYTES // len(zeros) + 1):
                 f.write(zeros)
     assert path.stat().st_size < 1 << 20
+    return path
+
+
+def test_zip_bomb_checkpoint_is_refused_from_its_directory(tmp_path):
     with pytest.raises(CheckpointError, match="inflate"):
-        read_state_dict(path)
+        read_state_dict(_zip_bomb(tmp_path / "bomb.pth"))
+
+
+def test_zip_bomb_training_state_is_refused_before_loading(tmp_path, capsys):
+    """Found by review: ``load_state`` had no such check (4.6 GB resident for a 2 MB file)."""
+    bomb = _zip_bomb(tmp_path / "bomb.state")
+    with pytest.raises(ValueError, match=r"bomb\.state: refused: .*inflate"):
+        load_state(bomb)
+    yml = write_options(tmp_path / "tiny.yml", tiny_options(tmp_path))
+    assert run(train_main, ["-opt", str(yml), "--resume", str(bomb), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "bomb.state: refused" in err and "Traceback" not in err
 
 
 def test_broadcast_tensors_cannot_stand_for_huge_weights(tmp_path, capsys):
