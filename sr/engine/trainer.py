@@ -113,8 +113,20 @@ def _producer_hint(path: str) -> str:
     return ""
 
 
+def batch_bytes(opt: Options) -> float:
+    """The float32 GT and LQ patches of one training batch, times three (the batch in use and the two
+    the loader prefetches): a lower bound on what the data alone takes."""
+    ds = opt.datasets["train"]
+    scales = opt.scales or (opt.scale,)
+    sizes = [(ds.gt_size, ds.lq_size)] + [(s.gt_size, s.lq_size) for s in ds.sources or ()]
+    gt = max((g or (q or 0) * max(scales)) for g, q in sizes)
+    lq = gt / min(scales)
+    return 3.0 * ds.batch_size_per_gpu * 3 * 4 * (gt * gt + lq * lq)
+
+
 def check_model_memory(opt: Options, device: torch.device) -> None:
-    """Refuse, before anything is built or written, networks whose weights, gradients and Adam moments
+    """Refuse, before anything is built or written, a training batch whose patches alone
+    (:func:`batch_bytes`), or networks whose weights, gradients and Adam moments
     alone (16 bytes per parameter, plus the EMA copy) exceed the memory free on ``device``: the
     parameter counts come from the models built on the meta device, which allocates nothing."""
     sections = [("network_g", opt.network_g), ("network_d", opt.network_d)]
@@ -127,6 +139,13 @@ def check_model_memory(opt: Options, device: torch.device) -> None:
                 raise ValueError(f"{key}: {err}") from None
     need = 16 * sum(counts.values()) + (4 * counts["network_g"] if opt.train.ema_decay > 0 else 0)
     free = available_memory(device)
+    batch = batch_bytes(opt)
+    if batch > free:
+        ds = opt.datasets["train"]
+        raise ValueError(
+            f"datasets.train: a batch of {ds.batch_size_per_gpu} patches needs about {batch / 2**30:.1f} "
+            f"GiB for the images alone (before any activation); {device} has {free / 2**30:.1f} GiB free"
+        )
     if need > free:
         sizes = ", ".join(f"{k} {n / 1e6:,.1f} M parameters" for k, n in counts.items())
         raise ValueError(

@@ -82,6 +82,27 @@ def count_tiles(h: int, w: int, tile: int) -> int:
     return len(tile_spans(h, tile)) * len(tile_spans(w, tile))
 
 
+MAX_TILE_WORK = 64  # padded tiles may cover the image at most this many times over
+
+
+def check_tile_work(h: int, w: int, tile: int, tile_pad: int) -> None:
+    """Refuse (``ValueError`` naming the sizes) a tiling whose padded tiles, clipped to the image,
+    add up to more than :data:`MAX_TILE_WORK` times the image's pixels: a huge ``tile_pad`` makes
+    every tile the whole image, so the time grows with the square of the image for nothing."""
+    if tile == 0:
+        return
+
+    def covered(length: int) -> int:
+        return sum(min(b - a + 2 * tile_pad, length) for a, b in tile_spans(length, tile))
+
+    ratio = covered(h) * covered(w) / (h * w)
+    if ratio > MAX_TILE_WORK:
+        raise ValueError(
+            f"tiles of {tile} with a pad of {tile_pad} run the model on {ratio:.0f}x the pixels of the "
+            f"{w}x{h} input (at most {MAX_TILE_WORK}x); use a larger --tile or a smaller --tile-pad"
+        )
+
+
 def store_rows(out: np.ndarray, y0: int, rows: torch.Tensor) -> None:
     """Write float ``rows`` ``(C, n, W)`` into ``out[y0 : y0 + n]`` (HWC); integer buffers get
     ``round(clamp(x, 0, 1) * max)``, float buffers ``clamp(x, 0, 1)``."""
@@ -349,13 +370,23 @@ def auto_tile_size(
     tile's activations (:func:`activation_elements_per_pixel` x ``(tile + 2 tile_pad)**2``) and row band
     (:func:`band_elements_per_pixel` x ``(tile + 2 tile_pad)`` x the image width), times the element
     size, fit in :data:`AUTO_FRACTION` of :func:`available_memory`; ``split``: as
-    :func:`upscale_split` runs the model. 0 (no tiling) when the whole image is no larger than that."""
+    :func:`upscale_split` runs the model. 0 (no tiling) when the whole image is no larger than that;
+    ``ValueError`` when not even a 32-pixel tile fits."""
     kind = "cuda" if device.type == "cuda" else "cpu"
     size = torch.finfo(dtype).bits / 8
     per_px = activation_elements_per_pixel(model, scale, split) * size
     per_row = band_elements_per_pixel(model, scale, split) * 4 * image_hw[1]  # the bands are float32
     budget = AUTO_FRACTION[kind] * available_memory(device)
     tile = AUTO_CAP[kind]
-    while tile > 32 and per_px * (tile + 2 * tile_pad) ** 2 + per_row * (tile + 2 * tile_pad) > budget:
+
+    def need(t: int) -> float:
+        return per_px * (t + 2 * tile_pad) ** 2 + per_row * (t + 2 * tile_pad)
+
+    while tile > 32 and need(tile) > budget:
         tile -= 16
+    if max(image_hw) > tile and need(tile) > budget:
+        raise ValueError(
+            f"even {tile}-pixel tiles with a pad of {tile_pad} need about {need(tile) / 2**30:.3g} GiB, "
+            f"more than the {budget / 2**30:.3g} GiB budget on this {kind} device; use a smaller --tile-pad"
+        )
     return 0 if max(image_hw) <= tile else tile

@@ -40,6 +40,7 @@ from sr.inference.baselines import Interpolation
 from sr.inference.loading import precision_dtype, resolve_model
 from sr.inference.tiling import (
     auto_tile_size,
+    check_tile_work,
     count_tiles,
     resize_buffer,
     tile_spans,
@@ -230,6 +231,7 @@ class Upscaler:
         check_output_memory((h, w), c + (alpha is not None), self.scale, self.outscale, np.dtype(dtype))
         split = self._split(c)
         tile, s = self._tile_size(h, w, split is not None), self.scale
+        check_tile_work(h, w, tile, self.tile_pad)
         n = count_tiles(h, w, tile) * (1 if alpha is None else 2) + (len(tile_spans(h, tile)) if split else 0)
         bar = tqdm(
             total=n, desc="tiles", unit="tile", leave=self.keep_bar, disable=not self.progress or n < 2

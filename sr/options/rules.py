@@ -5,6 +5,8 @@ from __future__ import annotations
 from sr.options.schema import GAN_MODELS, DatasetOptions, Options
 from sr.outputs import check_component
 
+MAX_WORKERS = 64  # data-loader processes per GPU; more only costs memory
+
 
 def check_rules(opt: Options, require_train: bool) -> None:
     """Semantic checks after typing; each error names the key."""
@@ -58,8 +60,11 @@ def check_rules(opt: Options, require_train: bool) -> None:
         for name in ("batch_size_per_gpu", "dataset_enlarge_ratio"):
             if getattr(ds, name) < 1:
                 raise ValueError(f"{where}.{name}: {getattr(ds, name)} must be >= 1")
-        if ds.num_worker_per_gpu < 0:
-            raise ValueError(f"{where}.num_worker_per_gpu: {ds.num_worker_per_gpu} must be >= 0")
+        if not 0 <= ds.num_worker_per_gpu <= MAX_WORKERS:
+            raise ValueError(
+                f"{where}.num_worker_per_gpu: {ds.num_worker_per_gpu} must be 0 to {MAX_WORKERS} "
+                "(each worker is a process)"
+            )
     if opt.val is not None:
         if not any(k != "train" for k in opt.datasets):
             raise ValueError("val: needs at least one validation dataset (datasets.<name> other than train)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from sr.archs import UNetDiscriminatorSN, build
 from sr.cli.train import main
 from sr.engine.state import load_state

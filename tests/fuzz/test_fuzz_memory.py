@@ -6,6 +6,7 @@ epochs (issue 19)."""
 from __future__ import annotations
 
 import math
+import time
 import zipfile
 from pathlib import Path
 
@@ -46,6 +47,21 @@ def test_yaml_alias_bomb_is_refused_with_a_short_message(tmp_path):
     with pytest.raises(OptionsError, match="alias") as err:
         load_options(path)
     assert len(str(err.value)) < 300
+
+
+def test_yaml_merge_key_bomb_is_refused_quickly(tmp_path):
+    """Found by review: 500 bytes of chained merge keys (``<<: [*a, *a, ...]``) took 36 s and 721 MB
+    under PyYAML 6.0.3, which copies every merged mapping; 6.0.4, the floor in pyproject.toml, expands
+    each once. Each extra line multiplied the work by 9."""
+    lines = ["a0: &a0 {x: 1}"] + [
+        f"a{i}: &a{i} {{<<: [{', '.join([f'*a{i - 1}'] * 9)}]}}" for i in range(1, 12)
+    ]
+    path = tmp_path / "merge.yml"
+    path.write_text("\n".join(lines) + "\n")
+    start = time.perf_counter()
+    with pytest.raises(OptionsError, match=r"merge\.yml"):
+        load_options(path)
+    assert time.perf_counter() - start < 5
 
 
 @pytest.mark.parametrize("depth", [70, 100_000])
@@ -178,6 +194,22 @@ def test_huge_training_network_is_refused_up_front(tmp_path, capsys):
     assert run(train_main, ["-opt", str(RECIPE), *[a for s in sets for a in ("--set", s)]]) == 2
     err = capsys.readouterr().err
     assert "M parameters" in err and "GiB" in err
+    assert not (tmp_path / "exp").exists()  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("datasets.train.batch_size_per_gpu=1000000", "a batch of 1000000 patches needs about"),
+        ("datasets.train.num_worker_per_gpu=100000", "num_worker_per_gpu: 100000 must be 0 to 64"),
+    ],
+)
+def test_huge_training_batches_and_worker_counts_are_refused_up_front(tmp_path, capsys, setting, message):
+    """Found by review: a million-patch batch grew for a minute, then blamed a valid image as corrupt;
+    100000 workers were accepted."""
+    sets = [setting, f"path.experiments_root={tmp_path / 'exp'}"]
+    assert run(train_main, ["-opt", str(RECIPE), *[a for s in sets for a in ("--set", s)]]) == 2
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "exp").exists()  # nothing written
 
 

@@ -21,6 +21,7 @@ from sr.inference.tiling import (
     auto_tile_size,
     blend_radius,
     blended_rows,
+    check_tile_work,
     count_tiles,
     exact_tiles,
     resize_buffer,
@@ -275,3 +276,18 @@ def test_auto_tile_size():
     t = auto_tile_size(net, 4, cpu, torch.float32, 16, (40000, 30000))
     assert t >= 32 and t % 16 == 0
     assert auto_tile_size(net, 4, cpu, torch.bfloat16, 16, (40000, 30000)) >= t
+    # found by review: a pad so large that not even a 32-pixel tile fits returned 32 anyway
+    with pytest.raises(ValueError, match=r"even 32-pixel tiles with a pad of 100000 need about .* GiB"):
+        auto_tile_size(net, 4, cpu, torch.float32, 100_000, (40000, 30000))
+
+
+def test_tilings_that_redo_the_image_many_times_are_refused():
+    """Found by review: ``--tile-pad 100000`` made every tile the whole image (2209 whole-image runs
+    for a 1500x1500 input). Padded tiles may cover the image at most MAX_TILE_WORK times."""
+    check_tile_work(1500, 1500, 32, 16)  # 2.25x: fine
+    check_tile_work(40, 40, 0, 100_000)  # no tiling: the pad is unused
+    with pytest.raises(ValueError, match=r"tiles of 32 with a pad of 100000 run the model on 2209x"):
+        check_tile_work(1500, 1500, 32, 100_000)
+    up = Upscaler("bicubic", scale=2, tile=16, tile_pad=200)
+    with pytest.raises(ValueError, match="smaller --tile-pad"):
+        up.upscale_planes(torch.rand(3, 300, 300), None, np.uint8)
