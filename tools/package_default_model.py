@@ -75,12 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help=f"where to write it (default: {WEIGHTS}/<the name's file>)")
     args = p.parse_args(argv)
     out = args.out or WEIGHTS / BUNDLED[args.name]
-    try:  # replacing the bundled file is this tool's purpose; replacing the checkpoint it reads is not
-        ProtectedInputs([args.checkpoint]).check(out, overwrite=True, what="--out")
+    partner = bundled_model_path("default") if args.name == "default-gan" else None
+    try:  # replacing the bundled file is this tool's purpose; replacing a file it reads is not
+        ProtectedInputs([args.checkpoint, *([partner] if partner else [])]).check(
+            out, overwrite=True, what="--out"
+        )
     except OutputError as err:
         fail(PROG, str(err))
     try:
-        partner = bundled_model_path("default") if args.name == "default-gan" else None
         size, digest = package(args.checkpoint, out, partner)
     except (CheckpointError, ValueError) as exc:
         fail(PROG, str(exc))

@@ -15,6 +15,7 @@ import torch
 
 from sr.archs import MSRResNet, MultiScaleMSRResNet, MultiScaleRRDBNet, RRDBNet, ScaleView, build
 from sr.checkpoints import CheckpointError, detect_arch, load_model, read_state_dict, save_checkpoint
+from sr.checkpoints.bundled import bundled_model_path
 from sr.checkpoints.convert import deepen, extract_scale, single_to_multiscale
 from sr.cli.eval import main as sr_eval
 from sr.data.imageio import write_image
@@ -387,6 +388,13 @@ def test_tools_never_write_over_their_input(tmp_path, capsys):
         load_tool("package_default_model").main([str(ckpt), "--out", str(link)])
     assert "is the input" in capsys.readouterr().err
     assert ckpt.read_bytes() == before
+    # packaging default-gan reads the bundled default (found by review: it could be --out)
+    default = bundled_model_path("default")
+    shipped = default.read_bytes()
+    with pytest.raises(SystemExit):
+        load_tool("package_default_model").main([str(ckpt), "--name", "default-gan", "--out", str(default)])
+    assert "is the input" in capsys.readouterr().err
+    assert default.read_bytes() == shipped
     # an existing output needs --overwrite; deepen's output loads as the deeper model
     out = tmp_path / "deep.pth"
     convert.main(["deepen", str(ckpt), str(out), "--num-block", "3"])
