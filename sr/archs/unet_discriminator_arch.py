@@ -12,6 +12,9 @@ Three stride-2 stages go down to 1/8 of the size, three bilinear x2 steps come b
 the encoder map of its size (``skip_connection``); two more 3x3 convolutions and a final one give the
 logits. Height and width must be multiples of 8.
 
+``spectral_norm=False`` (sr's option; BasicSR has none) leaves conv1-conv8 plain, with keys
+``convN.weight``: a discriminator free to amplify small differences, which ``docs/gan.md`` measures.
+
 ``forward(x, return_features=True)`` also returns the six maps after each down and up step (1/2,
 1/4, 1/8, then 1/4, 1/2, 1/1 of the size), what ``sr.losses.FeatureMatchingLoss`` compares.
 """
@@ -21,32 +24,34 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import spectral_norm
+from torch.nn.utils import spectral_norm as _spectral_norm
 
 
-def _sn_conv(c_in: int, c_out: int, kernel: int, stride: int) -> nn.Module:
-    padding = 1
-    return spectral_norm(nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=False))
+def _conv(c_in: int, c_out: int, kernel: int, stride: int, sn: bool) -> nn.Module:
+    conv = nn.Conv2d(c_in, c_out, kernel, stride, 1, bias=False)
+    return _spectral_norm(conv) if sn else conv
 
 
 class UNetDiscriminatorSN(nn.Module):
     MULTIPLE = 8
 
-    def __init__(self, num_in_ch: int = 3, num_feat: int = 64, skip_connection: bool = True) -> None:
+    def __init__(
+        self, num_in_ch: int = 3, num_feat: int = 64, skip_connection: bool = True, spectral_norm: bool = True
+    ) -> None:
         super().__init__()
         self.skip_connection = skip_connection
-        f = num_feat
+        f, sn = num_feat, spectral_norm
         self.conv0 = nn.Conv2d(num_in_ch, f, 3, 1, 1)
         # down: 4x4 stride-2 convolutions
-        self.conv1 = _sn_conv(f, f * 2, 4, 2)
-        self.conv2 = _sn_conv(f * 2, f * 4, 4, 2)
-        self.conv3 = _sn_conv(f * 4, f * 8, 4, 2)
+        self.conv1 = _conv(f, f * 2, 4, 2, sn)
+        self.conv2 = _conv(f * 2, f * 4, 4, 2, sn)
+        self.conv3 = _conv(f * 4, f * 8, 4, 2, sn)
         # up: bilinear x2, then a 3x3 convolution
-        self.conv4 = _sn_conv(f * 8, f * 4, 3, 1)
-        self.conv5 = _sn_conv(f * 4, f * 2, 3, 1)
-        self.conv6 = _sn_conv(f * 2, f, 3, 1)
-        self.conv7 = _sn_conv(f, f, 3, 1)
-        self.conv8 = _sn_conv(f, f, 3, 1)
+        self.conv4 = _conv(f * 8, f * 4, 3, 1, sn)
+        self.conv5 = _conv(f * 4, f * 2, 3, 1, sn)
+        self.conv6 = _conv(f * 2, f, 3, 1, sn)
+        self.conv7 = _conv(f, f, 3, 1, sn)
+        self.conv8 = _conv(f, f, 3, 1, sn)
         self.conv9 = nn.Conv2d(f, 1, 3, 1, 1)
 
     def forward(

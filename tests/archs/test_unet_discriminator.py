@@ -34,6 +34,13 @@ def test_keys_and_shapes_are_basicsrs():
     assert sd["conv9.weight"].shape == (1, 8, 3, 3)
 
 
+def test_without_spectral_norm_the_convolutions_are_plain():
+    keys = list(UNetDiscriminatorSN(num_feat=4, spectral_norm=False).state_dict())
+    assert (
+        keys == ["conv0.weight", "conv0.bias"] + [f"conv{i}.weight" for i in range(1, 9)] + BASICSR_KEYS[-2:]
+    )
+
+
 def test_one_logit_per_pixel_and_six_feature_maps():
     d = build({"type": "UNetDiscriminatorSN", "num_in_ch": 3, "num_feat": 4}).eval()
     x = torch.rand(2, 3, 48, 64)
