@@ -18,13 +18,24 @@ one plot per dataset, ``DIR/DATASET_xS.png``: the radially averaged power spectr
 of any size average), with the LR Nyquist frequency marked, and the residual ratio per band.
 ``DIR`` is ``--spectrum-dir`` (which implies ``--spectrum``), else ``OUT_STEM_spectrum/`` next to
 ``--json OUT``, else ``./spectrum/``.
+
+Outputs (the rules of :mod:`sr.outputs`), all checked before the first image is scored: an existing
+JSON, plot or saved image needs ``--overwrite``; none may be an input or lie in a ``--data`` folder;
+no two may be one file (``--json`` naming a plot or a saved image is refused, not overwritten). A
+dataset is named by its folder's name (the table, the JSON's key, ``DATASET_xS.png``,
+``--save-images DIR/DATASET/``), so two ``--data`` folders with the same name are refused: rename one,
+e.g. through a symlink. Each image runs through the model whole (tiling would change the
+scores), so one too large for the free memory is refused up front, naming it
+(:mod:`sr.inference.evaluate`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -40,6 +51,7 @@ from sr.inference.evaluate import (
     METRICS,
     PROTOCOLS,
     DatasetResult,
+    check_memory,
     evaluate_folder,
     list_images,
     load_lpips,
@@ -82,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         action="append",
         required=True,
-        help="folder of HR images (repeatable); its name names the dataset",
+        help="folder of HR images (repeatable); its name names the dataset (table, JSON key, spectrum plot, "
+        "--save-images subfolder), so the folders' names must differ",
     )
     p.add_argument(
         "--metrics",
@@ -107,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", type=Path, help="write the results as JSON")
     p.add_argument("--save-images", type=Path, metavar="DIR", help="write outputs as DIR/DATASET/NAME.png")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (never an input)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs: the JSON, spectrum plots, saved images (never an input)",
+    )
     p.add_argument(
         "--spectrum",
         action="store_true",
@@ -118,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--spectrum-dir",
         type=Path,
         metavar="DIR",
-        help="folder for the spectrum plots (implies --spectrum; default: OUT_STEM_spectrum/ next to "
-        "--json OUT, else ./spectrum/)",
+        help="folder for the spectrum plots, DATASET_xS.png (implies --spectrum; default: "
+        "OUT_STEM_spectrum/ next to --json OUT, else ./spectrum/); an existing plot needs --overwrite",
     )
     p.add_argument(
         "--precision",
@@ -192,8 +209,9 @@ class SpectrumAccumulator:
         }
 
 
-def plot_spectrum(path: Path, name: str, spectrum: dict) -> Path:
-    """Write the dataset's spectra plot (PNG) atomically; matplotlib's Agg canvas, no pyplot state."""
+def plot_spectrum(path: Path, name: str, spectrum: dict, overwrite: bool = False) -> Path:
+    """Write the dataset's spectra plot (PNG) atomically; matplotlib's Agg canvas, no pyplot state.
+    Without ``overwrite`` the file is created exclusively (``FileExistsError`` if it exists)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -213,55 +231,110 @@ def plot_spectrum(path: Path, name: str, spectrum: dict) -> Path:
         ax.set(xlabel="radial frequency (cycles/pixel)", xlim=(0, 0.5))
         ax.grid(True, alpha=0.3)
     left.legend()
-    return atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
+    return atomic_write(path, lambda fh: fig.savefig(fh, format="png"), exclusive=not overwrite)
 
 
-def spectrum_dir(args: argparse.Namespace) -> Path:
-    """Where the plots go (module docstring); checked and created before any image is scored."""
-    label = "--spectrum-dir"
+def spectrum_dir(args: argparse.Namespace) -> tuple[Path, str]:
+    """Where the plots go (module docstring) and what to call that folder in an error. Nothing is
+    created here: :func:`check_outputs` creates it once every output has been checked."""
+    if args.scale < 2:
+        raise ValueError("--spectrum needs --scale >= 2 (no frequency lies above the LR Nyquist at x1)")
     if args.spectrum_dir is not None:
-        out = args.spectrum_dir
+        out, label = args.spectrum_dir, "--spectrum-dir"
     elif args.json is not None:
         out, label = args.json.with_name(f"{args.json.stem}_spectrum"), "spectrum folder"
     else:
         out, label = Path("spectrum"), "spectrum folder"
-    if args.scale < 2:
-        raise ValueError("--spectrum needs --scale >= 2 (no frequency lies above the LR Nyquist at x1)")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{label} {out}: exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"{label} {out}: cannot create the folder ({err})") from err
-    return out
+    return out, label
 
 
-def check_outputs(args: argparse.Namespace, plot_dir: Path | None) -> dict[Path, Path]:
-    """Check every output path before any image is scored (the module's rules in :mod:`sr.outputs`):
-    the data folders, their images and the model file are inputs, never written; existing outputs
-    need ``--overwrite``. Returns ``{image: its saved output}`` for ``--save-images``."""
-    images = {folder: list_images(folder) for folder in args.data}
+@dataclass
+class Outputs:
+    """Every file one ``sr-eval`` run writes, decided before any image is scored."""
+
+    json: Path | None = None
+    plots: dict[Path, Path] = field(default_factory=dict)  # --data folder -> its spectrum plot
+    saved: dict[Path, Path] = field(default_factory=dict)  # HR image -> its --save-images output
+
+
+def check_outputs(
+    args: argparse.Namespace, plot_dir: tuple[Path, str] | None, images: dict[Path, list[Path]]
+) -> Outputs:
+    """Check every output path before any image is scored (the rules of :mod:`sr.outputs`): the data
+    folders, their images and the model file are inputs, never written; existing outputs (the JSON,
+    the spectrum plots, the saved images) need ``--overwrite``; no two outputs may be one file, nor one
+    lie inside another; and two ``--data`` folders may not share a name, which keys the table, the
+    JSON, the plot and the ``--save-images`` folder. ``images``: each folder's images (``list_images``).
+    Folders are created last, once all is checked."""
+    by_name: dict[str, Path] = {}
+    for folder in args.data:
+        if folder.name in by_name:
+            raise ValueError(
+                f"--data {by_name[folder.name]} and --data {folder} share the name {folder.name!r}, which "
+                "names the dataset in the table, the JSON, the spectrum plot and --save-images; "
+                "give each folder a distinct name (e.g. a symlink)"
+            )
+        by_name[folder.name] = folder
     guard = ProtectedInputs([p for files in images.values() for p in files], args.data)
     if Path(args.model).is_file():
         guard.add_file(args.model)
-    if plot_dir is not None:  # plots are replaced on a rerun, but never land among the inputs
-        for folder in args.data:
-            guard.check(plot_dir / f"{folder.name}_x{args.scale}.png", overwrite=True, what="spectrum plot")
+
+    plan = Outputs(json=args.json)
+    claims: dict[str, tuple[Path, str]] = {}  # real path -> (path, what writes it)
+
+    def claim(path: Path, what: str) -> None:
+        key = os.path.realpath(path)
+        if key in claims:
+            raise ValueError(
+                f"two outputs would be one file, {path}: {claims[key][1]} and {what}; "
+                "give them different paths"
+            )
+        claims[key] = (path, what)
+
     if args.json is not None:
-        guard.check(args.json, args.overwrite, "--json")
-        check_writable_file(args.json, "--json")
-    saved: dict[Path, Path] = {}
+        claim(args.json, "the --json file")
+    if plot_dir is not None:
+        for folder in args.data:
+            plan.plots[folder] = plot_dir[0] / f"{folder.name}_x{args.scale}.png"
+            claim(plan.plots[folder], f"the spectrum plot of --data {folder}")
     if args.save_images is not None:
-        taken: dict[Path, Path] = {}
         for folder, files in images.items():
             for src in files:
-                dst = guard.check(args.save_images / folder.name / f"{src.stem}.png", args.overwrite)
-                if dst in taken:
-                    raise ValueError(f"--save-images: {src} and {taken[dst]} would both be saved as {dst}")
-                taken[dst] = saved[src] = dst
-        if saved:
-            check_writable_file(next(iter(saved.values())), "--save-images")
-    return saved
+                plan.saved[src] = args.save_images / folder.name / f"{src.stem}.png"
+                claim(plan.saved[src], f"the --save-images output of {src}")
+    for key, (path, what) in claims.items():
+        for parent in Path(key).parents:
+            if str(parent) in claims:
+                other, other_what = claims[str(parent)]
+                raise ValueError(
+                    f"{what} ({path}) would lie inside {other}, which is {other_what}; "
+                    "give them different paths"
+                )
+
+    if args.json is not None:
+        guard.check(args.json, args.overwrite, "--json")
+    for plot in plan.plots.values():
+        guard.check(plot, args.overwrite, "spectrum plot")
+    for dst in plan.saved.values():
+        guard.check(dst, args.overwrite, "--save-images output")
+
+    if plot_dir is not None:
+        out, label = plot_dir
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"{label} {out}: cannot create the folder ({err})") from err
+        check_writable_file(next(iter(plan.plots.values())), label)
+    if args.json is not None:
+        check_writable_file(args.json, "--json")
+    folders: set[Path] = set()
+    for dst in plan.saved.values():  # one probe per dataset folder
+        if dst.parent not in folders:
+            folders.add(dst.parent)
+            check_writable_file(dst, "--save-images")
+    return plan
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -290,7 +363,10 @@ def main(argv: list[str] | None = None) -> None:
         crop = args.scale if args.crop_border is None else args.crop_border
         spectrum = args.spectrum or args.spectrum_dir is not None
         plot_dir = spectrum_dir(args) if spectrum else None
-        saved = check_outputs(args, plot_dir)
+        images = {folder: list_images(folder) for folder in args.data}
+        for path in (p for files in images.values() for p in files):  # now, not hours into the run
+            check_memory(model, path, args.scale, device, lpips is not None)
+        plan = check_outputs(args, plot_dir, images)
         print(f"{PROG}: model {args.model}, x{args.scale}, protocol {args.protocol}, luma, crop {crop}")
         report = {
             "scale": args.scale,
@@ -305,8 +381,8 @@ def main(argv: list[str] | None = None) -> None:
         for folder in args.data:
 
             def save(path: Path, out: torch.Tensor) -> None:
-                if path in saved:
-                    write_image(saved[path], out, overwrite=args.overwrite)
+                if path in plan.saved:
+                    write_image(plan.saved[path], out, overwrite=args.overwrite)
 
             def bar(items, name=folder.name):
                 return tqdm(items, desc=name, unit="img") if show_bar else iter(items)
@@ -326,13 +402,11 @@ def main(argv: list[str] | None = None) -> None:
                 lpips=lpips,
             )
             entry = result.to_dict()
-            if spectra is not None and plot_dir is not None:
+            if spectra is not None:
                 for k in SPECTRAL_KEYS:
                     entry[k] = sum(v[k] for v in result.images.values()) / len(result.images)
                 entry["spectrum"] = spectra.summary()
-                plot = plot_spectrum(
-                    plot_dir / f"{folder.name}_x{args.scale}.png", folder.name, entry["spectrum"]
-                )
+                plot = plot_spectrum(plan.plots[folder], folder.name, entry["spectrum"], args.overwrite)
                 entry["spectrum"]["plot"] = str(plot)
             report["datasets"][folder.name] = entry
             print(format_table(result, args.quiet, spectrum))

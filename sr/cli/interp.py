@@ -23,7 +23,7 @@ from sr.checkpoints import CheckpointError, save_checkpoint
 from sr.checkpoints.bundled import BUNDLED, resolve_checkpoint
 from sr.cli.common import examples, fail, parse_net_opt, pick_device
 from sr.data.imageio import ImageReadError
-from sr.inference.evaluate import load_lpips, niqe_blocker
+from sr.inference.evaluate import check_memory, list_images, load_lpips, niqe_blocker
 from sr.inference.interp import (
     alpha_filename,
     alpha_label,
@@ -86,8 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_targets(targets: list[Path], inputs: list[Path], overwrite: bool) -> None:
-    guard = ProtectedInputs(inputs)  # by file identity: a symlink or hard link to an input counts
+def _check_targets(targets: list[Path], inputs: list[Path], overwrite: bool, eval_dir: Path | None) -> None:
+    """The rules of :mod:`sr.outputs`, as ``sr-eval`` applies them: the two models and the ``--eval``
+    folder (its files, and anything inside it: a plot written there would be scored as a ground-truth
+    image next time) are inputs, never written; an existing output needs ``overwrite``."""
+    files, folders = list(inputs), []
+    if eval_dir is not None:
+        folders.append(eval_dir)
+        files += [p for p in eval_dir.iterdir() if p.is_file()]  # hard links to them count too
+    guard = ProtectedInputs(files, folders)  # by file identity: a symlink or hard link to an input counts
     for t in targets:
         guard.check(t, overwrite)
 
@@ -118,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
             targets = [out / alpha_filename(a, "." + args.format) for a in alphas]
             if args.eval:
                 targets += [out / f"{REPORT_STEM}{ext}" for ext in (".md", ".json", ".png")]
-        _check_targets(targets, inputs, args.overwrite)
+        _check_targets(targets, inputs, args.overwrite, args.eval)
 
         net_opt = parse_net_opt(args.net_opt)
         psnr = read_weights(args.psnr_model, scale=args.scale, net_opt=net_opt)
@@ -141,6 +148,14 @@ def main(argv: list[str] | None = None) -> None:
         if args.eval and args.scale is None and len(model_scales) > 1:
             raise ValueError(f"multi-scale models ({model_scales}): pass --scale to pick the one to evaluate")
         model_scale = args.scale if args.scale is not None else model_scales[0]
+        if args.eval:  # everything the evaluation needs is checked before the checkpoints are written
+            device = pick_device(args.device)
+            lpips, note = load_lpips(device)
+            niqe_note = niqe_blocker(args.eval, model_scale)
+            net = psnr.build()
+            for image in list_images(args.eval):
+                check_memory(net, image, model_scale, device, lpips is not None)
+            del net
         paths = sweep(
             psnr,
             gan,
@@ -154,9 +169,6 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{PROG}: wrote {len(paths)} checkpoints to {out}")
             return
 
-        device = pick_device(args.device)
-        lpips, note = load_lpips(device)
-        niqe_note = niqe_blocker(args.eval, model_scale)
         for n in (note, niqe_note):
             if n:
                 print(f"{PROG}: {n}", file=sys.stderr)

@@ -19,6 +19,15 @@ Beside PSNR and SSIM, ``evaluate_folder`` scores on request NIQE (no reference: 
 PSNR is computed on, 8-bit, after the crop; ``sr.metrics.niqe``) and LPIPS (AlexNet; the 8-bit output
 against the HR image after the same crop, in RGB, or in luma for one-channel models; its ImageNet
 weights must be installed, ``load_lpips``).
+
+Memory. Every image is run through the model whole, as the papers score it (tiling with blended seams
+would change the scores of networks whose receptive field exceeds the tile padding, e.g. RRDBNet's).
+So before an image is read, :func:`check_memory` refuses it (a ``ValueError`` naming the file, its size
+and the estimate) when the model's activations on it (``sr.inference.tiling``'s
+:func:`~sr.inference.tiling.activation_elements_per_pixel`, the estimate ``sr-infer`` sizes its tiles
+by), the evaluation's own copies (:data:`PIPELINE_BYTES_PER_PIXEL`) and LPIPS
+(:data:`LPIPS_BYTES_PER_PIXEL`) would not fit in the free memory; a ``RuntimeError`` or
+``MemoryError`` while an image is scored becomes a ``ValueError`` naming the file.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ from PIL import Image as PILImage
 from torch import nn
 
 from sr.data.imageio import Image, is_image_file, read_image
+from sr.device import available_memory
+from sr.inference.tiling import activation_elements_per_pixel
 from sr.metrics.niqe import niqe as niqe_score
 from sr.metrics.psnr_ssim import psnr_ssim
 from sr.ops.color import rgb_to_y
@@ -42,6 +53,17 @@ log = logging.getLogger(__name__)
 
 PROTOCOLS = ("y", "rgb")
 METRICS = ("psnr", "ssim", "niqe", "lpips")  # psnr and ssim are always computed
+# Bytes per HR pixel the evaluation holds on the CPU beside the model's activations (the image as read,
+# its float64 crop, luma and LR copies, the float64 output and its rounded copies, SSIM's filtered maps,
+# the spectrum's FFTs), with the margin of 1.5 of the tiling estimates. Peak RSS above the process's
+# baseline (/usr/bin/time, `sr-eval --model bicubic` on a 4000x4000 RGB PNG; baseline: the same
+# command's imports, 547 MB): 69 B/px at x4 (protocol y), 112 at x4 (rgb), 121 at x2 (rgb, with
+# --metrics niqe and --spectrum).
+PIPELINE_BYTES_PER_PIXEL = 192
+# LPIPS-AlexNet on the output and the HR image, on the model's device: ~250 B per HR pixel measured
+# (2000x2000, x4, rgb: 2290 MB peak RSS with --metrics lpips, 1024 MB without, less its 233 MB of
+# weights), with the same margin.
+LPIPS_BYTES_PER_PIXEL = 384
 
 
 @dataclass
@@ -152,6 +174,68 @@ def _gray_luma(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb_to_y(rgb) - 16 / 255) * 255 / 219
 
 
+def _free_memory(device: torch.device) -> int:
+    """Bytes free on ``device``; on CUDA with the blocks PyTorch's allocator holds unused (the previous
+    image's activations), which it hands out again before asking the driver."""
+    free = available_memory(device)
+    if device.type == "cuda":
+        free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return free
+
+
+def memory_needed(
+    model: nn.Module, size: tuple[int, int], scale: int, device: torch.device | str, lpips: bool = False
+) -> tuple[float, float]:
+    """Estimated peak bytes ``(on the device, on the CPU)`` to score one ``size = (h, w)`` HR image at
+    ``scale`` (module docstring, "Memory"): the model on the whole LR image in float32, LPIPS on the
+    device, the evaluation's copies on the CPU. On a CPU device the two add up."""
+    from sr.inference.loading import InPrecision  # here: loading imports interp, which imports this
+
+    net = model.model if isinstance(model, InPrecision) else model
+    net = getattr(net, "psnr_net", net)  # an image blend runs its two networks one after the other
+    h, w = size
+    hr_px = float(h - h % scale) * float(w - w % scale)
+    on_device = activation_elements_per_pixel(net, scale) * 4 * hr_px / (scale * scale)
+    on_device += LPIPS_BYTES_PER_PIXEL * hr_px if lpips else 0.0
+    return on_device, PIPELINE_BYTES_PER_PIXEL * hr_px
+
+
+def check_memory(
+    model: nn.Module, path: Path, scale: int, device: torch.device | str = "cpu", lpips: bool = False
+) -> None:
+    """Refuse (``ValueError`` naming ``path``, its size and the estimate) an image whose scoring
+    (:func:`memory_needed`) would not fit in the memory free now; reads only the file's header. A file
+    that cannot be opened passes: reading it reports the problem."""
+    try:
+        with PILImage.open(path) as im:
+            w, h = im.size
+    except (OSError, ValueError, PILImage.DecompressionBombError):
+        return
+    dev = torch.device(device)
+    on_device, on_cpu = memory_needed(model, (h, w), scale, dev, lpips)
+    checks = [("", on_device + on_cpu, dev)] if dev.type == "cpu" else [(f" on {dev}", on_device, dev)]
+    if dev.type != "cpu":
+        checks.append((" on the CPU", on_cpu, torch.device("cpu")))
+    for where, need, d in checks:
+        free = _free_memory(d)
+        if need > free:
+            raise ValueError(
+                f"{path}: {w}x{h} pixels needs about {need / 2**30:.3g} GiB{where} to score at x{scale} "
+                f"(the model runs on the whole image), but {free / 2**30:.1f} GiB are free; "
+                "crop or downscale the image, or use a machine with more memory"
+            )
+
+
+def _failure(err: BaseException) -> str:
+    """The first line of a ``RuntimeError``/``MemoryError`` raised while an image is scored (a CUDA
+    out-of-memory message runs on for lines of allocator advice)."""
+    lines = str(err).strip().splitlines()
+    first = lines[0] if lines else ""
+    if isinstance(err, MemoryError):
+        return f"out of memory ({first})" if first else "out of memory"
+    return first or type(err).__name__
+
+
 def _run(model: nn.Module, lr: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Model on one ``(C, h, w)`` image; networks run in float32, baselines in the input dtype."""
     is_network = any(True for _ in model.parameters())
@@ -214,32 +298,56 @@ def evaluate_folder(
 
     ``on_scored(path, sr_luma, gt_luma)`` receives the very luma pair PSNR/SSIM scored, float64
     ``(1, H, W)`` after ``crop_border`` (8-bit levels under protocol ``y``), e.g. for extra metrics;
-    the scores it returns, if any, join the image's entry in ``result.images``."""
+    the scores it returns, if any, join the image's entry in ``result.images``.
+
+    Each image is checked against the free memory before it is read (:func:`check_memory`); a
+    ``RuntimeError`` or ``MemoryError`` while it is scored is a ``ValueError`` naming it."""
     crop = scale if crop_border is None else crop_border
     result = DatasetResult(folder.name)
     model.eval()
     for path in progress(list_images(folder)):
-        hr = read_image(path)
-        h, w = hr.data.shape[-2:]
-        if min(h - h % scale, w - w % scale) <= max(2 * crop, scale - 1):
-            raise ValueError(
-                f"{path}: {w}x{h} pixels is too small to score at x{scale} with a crop border of {crop}"
-            )
-        out, sr_y, gt_y = upscale_for_protocol(model, hr, scale, protocol, torch.device(device))
-        quantize = protocol == "y"  # the rgb protocol (BasicSR) scores the unrounded luma
-        p, s = psnr_ssim(sr_y, gt_y, crop_border=crop, quantize=quantize)
-        scores = result.images[path.stem] = {"psnr": p, "ssim": s}
-        c = (slice(crop, -crop) if crop else slice(None),) * 2
-        if niqe:
-            try:
-                scores["niqe"] = niqe_score(sr_y[(0, *c)].mul(255))
-            except ValueError as err:
-                raise ValueError(f"{path}: NIQE: {err}") from err
-        if lpips is not None:
-            scores["lpips"] = lpips_score(lpips, hr, out, scale, crop, device)
-        if on_scored is not None:
-            extra = on_scored(path, sr_y[(..., *c)], gt_y[(..., *c)])
-            scores.update(extra or {})
+        check_memory(model, path, scale, device, lpips is not None)
+        try:
+            out, scores = _score_image(model, path, scale, protocol, crop, device, on_scored, niqe, lpips)
+        except (RuntimeError, MemoryError) as err:
+            raise ValueError(f"{path}: scoring it at x{scale} failed: {_failure(err)}") from err
+        result.images[path.stem] = scores
         if on_image is not None:
             on_image(path, out)
     return result
+
+
+def _score_image(
+    model: nn.Module,
+    path: Path,
+    scale: int,
+    protocol: str,
+    crop: int,
+    device: torch.device | str,
+    on_scored: Callable[[Path, torch.Tensor, torch.Tensor], dict[str, float] | None] | None,
+    niqe: bool,
+    lpips: nn.Module | None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One image of :func:`evaluate_folder`: its 8-bit output and its scores."""
+    hr = read_image(path)
+    h, w = hr.data.shape[-2:]
+    if min(h - h % scale, w - w % scale) <= max(2 * crop, scale - 1):
+        raise ValueError(
+            f"{path}: {w}x{h} pixels is too small to score at x{scale} with a crop border of {crop}"
+        )
+    out, sr_y, gt_y = upscale_for_protocol(model, hr, scale, protocol, torch.device(device))
+    quantize = protocol == "y"  # the rgb protocol (BasicSR) scores the unrounded luma
+    p, s = psnr_ssim(sr_y, gt_y, crop_border=crop, quantize=quantize)
+    scores = {"psnr": p, "ssim": s}
+    c = (slice(crop, -crop) if crop else slice(None),) * 2
+    if niqe:
+        try:
+            scores["niqe"] = niqe_score(sr_y[(0, *c)].mul(255))
+        except ValueError as err:
+            raise ValueError(f"{path}: NIQE: {err}") from err
+    if lpips is not None:
+        scores["lpips"] = lpips_score(lpips, hr, out, scale, crop, device)
+    if on_scored is not None:
+        extra = on_scored(path, sr_y[(..., *c)], gt_y[(..., *c)])
+        scores.update(extra or {})
+    return out, scores

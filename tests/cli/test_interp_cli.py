@@ -265,3 +265,41 @@ def test_sweep_flag_errors(tmp_path, models, data, capsys):
         capsys, [*base, "--alphas", "0,1", "-o", str(tmp_path / "d2")]
     )
     assert not (tmp_path / "d2" / "interp_alpha0.00.pth").exists()  # checked before writing anything
+
+
+def test_eval_folder_is_an_input(tmp_path, models, capsys):
+    """--eval DIR is protected as sr-eval protects --data: the sweep's files may not land in it (a
+    plot there would be scored as a ground-truth image next time, sweep.png would replace a GT image),
+    whatever --overwrite says, and nothing is written before the refusal."""
+    psnr, gan = models
+    data = tmp_path / "ip" / "data"
+    for name in ("x", "sweep"):
+        write_image(data / f"{name}.png", load_sample("camera")[:, 96:144, 120:192])
+    gt = (data / "sweep.png").read_bytes()
+    base = [str(psnr), str(gan), "--alphas", "0,1", "--eval", str(data), "--overwrite"]
+    for out in (data, data / "sub", tmp_path / "ip" / "data" / ".." / "data"):
+        err = _err(capsys, [*base, "-o", str(out)])
+        assert f"lies inside the input folder {data}" in err, err
+    link = tmp_path / "link"  # a symlink to the folder is the folder
+    link.symlink_to(data, target_is_directory=True)
+    assert "lies inside the input folder" in _err(capsys, [*base, "-o", str(link)])
+    assert sorted(p.name for p in data.iterdir()) == ["sweep.png", "x.png"]
+    assert (data / "sweep.png").read_bytes() == gt
+
+
+def test_eval_image_too_large_is_refused_before_any_checkpoint(tmp_path, models, capsys, monkeypatch):
+    """The memory check of sr-eval, here before the sweep writes its checkpoints: a 4000x4000 PNG
+    with the tiny RRDBNet (x4) needs ~5.5 GB by the estimate; 1 GiB is made free here."""
+    from PIL import Image as PILImage
+
+    import sr.inference.evaluate as evaluate
+
+    psnr, gan = models
+    data = tmp_path / "big"
+    data.mkdir()
+    PILImage.new("RGB", (4000, 4000), (90, 120, 200)).save(data / "huge.png")
+    monkeypatch.setattr(evaluate, "available_memory", lambda device: 2**30)
+    out = tmp_path / "sweep"
+    err = _err(capsys, [str(psnr), str(gan), "--alphas", "0,1", "-o", str(out), "--eval", str(data)])
+    assert f"{data / 'huge.png'}: 4000x4000 pixels needs about" in err and err.count("\n") == 1
+    assert not out.exists()
