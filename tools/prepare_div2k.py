@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
 
+import torch
 from PIL import Image as PILImage
 from tqdm import tqdm
 
@@ -85,10 +86,38 @@ def sub_names(stem: str, h: int, w: int, crop: int, step: int, thresh: int) -> l
     return names
 
 
+# Largest archive member read into memory. A DIV2K image file is under 10 MB (the biggest HR PNGs are
+# about 6 MB); 256 MB leaves room for any real image while refusing members padded to gigabytes.
+MAX_MEMBER_BYTES = 256 * 2**20
+
+
 def _read_bytes(job: Job) -> bytes:
+    """The bytes of ``job.member``; ValueError naming the archive and member when it is (or turns out to
+    be, whatever its header says) larger than :data:`MAX_MEMBER_BYTES`."""
     assert job.archive is not None and job.member is not None
+    limit = MAX_MEMBER_BYTES
     with zipfile.ZipFile(job.archive) as z:
-        return z.read(job.member)
+        try:
+            info = z.getinfo(job.member)
+        except KeyError:
+            raise ValueError(f"{job.label}: no such member in the archive") from None
+        if info.file_size > limit:
+            raise ValueError(
+                f"{job.label}: archive member is {info.file_size:,} bytes uncompressed; refused "
+                f"(a DIV2K image file is under 10 MB; the limit is {limit:,} bytes)"
+            )
+        with z.open(info) as f:
+            raw = f.read(limit + 1)  # bounded even if the recorded size lies
+    if len(raw) > limit:
+        raise ValueError(f"{job.label}: archive member inflates beyond {limit:,} bytes; refused")
+    return raw
+
+
+def _init_worker() -> None:
+    # Workers are forked: a parent that has run a parallel torch op (OpenMP) leaves a thread pool the
+    # child cannot use, and its first parallel op hangs. One thread per worker process avoids that pool
+    # (as torch's DataLoader workers do); the parallelism is across the processes.
+    torch.set_num_threads(1)
 
 
 def run_job(job: Job) -> Result:
@@ -109,8 +138,9 @@ def run_job(job: Job) -> Result:
             for n, y, x in missing:
                 write_image(out / n, data[:, y : y + job.crop, x : x + job.crop])
         return Result(job, (h, w), tuple(n for n, _, _ in names), len(missing), None)
-    except (OSError, ValueError, ImageReadError, zipfile.BadZipFile) as e:
-        return Result(job, None, (), 0, f"{job.label}: {e}")
+    except (OSError, ValueError, ImageReadError, zipfile.BadZipFile, PILImage.DecompressionBombError) as e:
+        msg = str(e)  # most messages name the file already; others get its name in front
+        return Result(job, None, (), 0, msg if msg.startswith(job.label) else f"{job.label}: {msg}")
 
 
 def _lr_stem(stem: str, scale: int) -> str:
@@ -218,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, zipfile.BadZipFile) as e:
         print(f"prepare_div2k: error: {e}", file=sys.stderr)
         return 2
-    with Pool(max(1, args.workers)) as pool:
+    with Pool(max(1, args.workers), initializer=_init_worker) as pool:
         results = list(
             tqdm(pool.imap_unordered(run_job, jobs), total=len(jobs), unit="img", disable=args.quiet)
         )

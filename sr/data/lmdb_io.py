@@ -10,6 +10,7 @@ and without locking, as BasicSR does.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from PIL import Image as PILImage
 
-from sr.data.imageio import ImageReadError, to_uint
+from sr.data.imageio import _DECODE_ERRORS, ImageReadError, to_uint
 
 _META_LINE = re.compile(r"^(\S+)\s+\((\d+),\s*(\d+),\s*(\d+)\)(?:\s+(\S+))?\s*$")
 
@@ -70,10 +72,26 @@ def encode_png(data: torch.Tensor, bit_depth: int = 8, compress_level: int = 1) 
 def decode_image_bytes(raw: bytes | None, name: str) -> tuple[np.ndarray, int]:
     """Encoded image bytes -> ``(array, bit_depth)``: uint8/uint16 (C, H, W) with C 1 or 3, RGB, alpha
     dropped. ``name`` (e.g. ``'/data/x.lmdb:0001'``) is used in the :class:`ImageReadError` raised for
-    missing, empty or undecodable data."""
+    missing, empty, unrecognised or undecodable data, and for an image above the pixel limit of
+    :func:`~sr.data.imageio.read_image` (Pillow's ``2 * Image.MAX_IMAGE_PIXELS``), refused from the header
+    before any pixel is decoded."""
     if not raw:
         raise ImageReadError(f"{name}: no image data")
-    arr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    # OpenCV's own cap is 2**30 pixels (several GB); read_image refuses far less, through Pillow's
+    # decompression-bomb check. PIL.Image.open parses only the header and applies that same check.
+    try:
+        with PILImage.open(io.BytesIO(raw)) as im:
+            width, height = im.size
+    except PILImage.DecompressionBombError as e:
+        raise ImageReadError(f"{name}: refused: {e}") from e
+    except PILImage.UnidentifiedImageError as e:
+        raise ImageReadError(f"{name}: not a recognised image ({len(raw)} bytes)") from e
+    except _DECODE_ERRORS as e:
+        raise ImageReadError(f"{name}: cannot read the image header: {e}") from e
+    try:
+        arr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as e:  # e.g. a failed allocation
+        raise ImageReadError(f"{name}: cannot decode {width}x{height} image: {e}") from e
     if arr is None or arr.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"{name}: cannot decode image data ({len(raw)} bytes)")
     if arr.ndim == 2:

@@ -120,3 +120,84 @@ def test_cli_refuses_existing_output_and_overwrites_on_request(
     (tmp_path / "HR" / "0001.png").unlink()
     assert tool.main([*argv, "--overwrite"]) == 0
     assert len(read_meta_info(tmp_path / "o.lmdb" / "meta_info.txt")) == 2
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "parent", "symlink to it"])
+def test_output_overlapping_the_input_is_refused_before_anything_is_deleted(
+    where: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    load_tool: Callable[[str], ModuleType],
+) -> None:
+    tool = load_tool("make_lmdb")
+    make_pairs(tmp_path / "data")
+    src = tmp_path / "data" / "HR"
+    dst = {
+        "same": src,
+        "inside": src / "hr.lmdb",
+        "parent": tmp_path / "data",
+        "symlink to it": tmp_path / "link.lmdb",
+    }[where]
+    if where == "symlink to it":
+        dst.symlink_to(src, target_is_directory=True)
+    before = _snapshot(tmp_path)
+    assert tool.main([str(src), str(dst), "--overwrite", "--quiet", "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"output {dst} " in err and f"the input folder {src} " in err, err
+    assert _snapshot(tmp_path) == before  # the images, and nothing new (no temporary folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        ["data", "link.lmdb"] if dst.is_symlink() else ["data"]
+    )
+    with pytest.raises(ValueError, match="the input folder"):
+        tool.make_lmdb(src, dst, progress=False)  # without overwrite as well
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failed_overwrite_keeps_the_old_output_and_leaves_no_temporary_folder(
+    workers: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    load_tool: Callable[[str], ModuleType],
+) -> None:
+    tool = load_tool("make_lmdb")
+    make_pairs(tmp_path)
+    out = tmp_path / "o.lmdb"
+    argv = [str(tmp_path / "HR"), str(out), "--quiet", "--workers", str(workers)]
+    assert tool.main(argv) == 0
+    before = _snapshot(out)
+    (tmp_path / "HR" / "0004.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    assert tool.main([*argv, "--overwrite"]) == 2
+    assert "0004.png" in capsys.readouterr().err
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["HR", "LR", "o.lmdb"]
+    # and with the bad file gone the overwrite goes through, replacing the old database
+    (tmp_path / "HR" / "0004.png").unlink()
+    (tmp_path / "HR" / "0003.png").unlink()
+    assert tool.main([*argv, "--overwrite"]) == 0
+    assert [e.key for e in read_meta_info(out / "meta_info.txt")] == ["0001", "0002"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["HR", "LR", "o.lmdb"]
+
+
+def test_interrupted_run_removes_its_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, load_tool: Callable[[str], ModuleType]
+) -> None:
+    tool = load_tool("make_lmdb")
+    make_pairs(tmp_path)
+    real = tool._encode
+    calls = []
+
+    def encode_then_interrupt(args: tuple[str, int]) -> object:
+        calls.append(args)
+        if len(calls) == 2:
+            assert (tmp_path / ".o.lmdb.tmp" / "data.mdb").is_file()  # mid-build
+            raise KeyboardInterrupt
+        return real(args)
+
+    monkeypatch.setattr(tool, "_encode", encode_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        tool.make_lmdb(tmp_path / "HR", tmp_path / "o.lmdb", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["HR", "LR"]
