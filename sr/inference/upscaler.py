@@ -105,6 +105,19 @@ def check_output_memory(
         )
 
 
+def _header_size(path: Path) -> tuple[int, int, int] | None:
+    """``(h, w, channels)`` from an image file's header alone (channels with alpha, counted high for a
+    palette), or None where Pillow cannot open it (``read_image`` then names the problem)."""
+    try:
+        with PILImage.open(path) as im:
+            w, h = im.size
+            gray = im.mode in ("1", "L", "LA", "I", "I;16", "F")
+            alpha = "A" in im.mode or "transparency" in im.info
+    except (OSError, ValueError, PILImage.DecompressionBombError):
+        return None
+    return h, w, (1 if gray else 3) + alpha
+
+
 class Upscaler:
     """Load once, upscale many images.
 
@@ -333,6 +346,9 @@ class Upscaler:
         if not overwrite and (dst_p.exists() or dst_p.is_symlink()):
             raise ImageWriteError(f"{dst_p}: file exists (use --overwrite / overwrite=True to replace it)")
         ext = dst_p.suffix.lower()
+        header = _header_size(src_p)  # before decoding: the output must fit whatever the input is
+        if header is not None:
+            check_output_memory(header[:2], header[2], self.scale, self.outscale, np.dtype(np.uint8))
         img = read_image(src_p)
         if img.alpha is not None and ext in (".jpg", ".jpeg", ".bmp"):
             raise ImageWriteError(

@@ -6,6 +6,7 @@ epochs (issue 19)."""
 from __future__ import annotations
 
 import math
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -167,6 +168,23 @@ def test_huge_outscale_fails_each_file_with_its_size(tmp_path, outscale, capsys)
     err = capsys.readouterr().err
     assert "GiB" in err and "a.png" in err and "b.png" in err  # each file is tried and named
     assert not list(tmp_path.glob("o/*"))  # no partial output
+
+
+def test_output_memory_is_checked_from_the_header_before_decoding(tmp_path, capsys, monkeypatch):
+    """Found by review: the whole input was decoded (and its transparency filled) before the output
+    was checked against free memory. The header alone now decides; ``read_image`` is never reached."""
+    import sr.inference.upscaler as upscaler
+
+    src = image(tmp_path / "a.png", (64, 48))
+
+    def decoded(path):
+        raise AssertionError(f"{path} was decoded")
+
+    monkeypatch.setattr(upscaler, "read_image", decoded)
+    argv = [str(src), "--model", "bicubic", "--scale", "2", "--outscale", "1e6", "-o", str(tmp_path / "o")]
+    assert run(infer_main, argv) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"a (64x48|48x64) input makes", err) and "GiB" in err and "decoded" not in err
 
 
 @pytest.mark.parametrize("outscale", ["inf", "nan", "-2"])
