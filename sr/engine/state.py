@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -74,10 +75,13 @@ def state_damage(path: Path) -> str | None:
 
 
 def list_states(folder: Path) -> list[Path]:
-    """The complete states of ``folder``, oldest iteration first (temporary files ignored)."""
+    """The files of ``folder`` named as states (``<iter>.state``), oldest iteration first (temporary
+    files and folders ignored)."""
     if not folder.is_dir():
         return []
-    found = [p for p in folder.iterdir() if re.fullmatch(rf"\d+{re.escape(STATE_SUFFIX)}", p.name)]
+    found = [
+        p for p in folder.iterdir() if re.fullmatch(rf"\d+{re.escape(STATE_SUFFIX)}", p.name) and p.is_file()
+    ]
     return sorted(found, key=lambda p: int(p.stem))
 
 
@@ -87,9 +91,28 @@ def latest_state(folder: Path) -> Path | None:
 
 
 def prune_states(folder: Path, keep_last: int) -> None:
-    """Remove all but the newest ``keep_last + 1`` states (0 keeps every one)."""
+    """Remove all but the newest ``keep_last + 1`` states (0 keeps every one). Only what is a state
+    (a regular file, not a link, that is a whole zip as ``torch.save`` writes) is ever removed: a file
+    of the user's that happens to be named ``12.state`` stays."""
     if keep_last <= 0:
         return
     for old in list_states(folder)[: -(keep_last + 1)]:
+        if old.is_symlink() or state_damage(old) is not None:
+            log.warning("kept %s: named like a training state, but not one this run wrote", old)
+            continue
         old.unlink(missing_ok=True)
         log.info("removed old training state %s", old)
+
+
+def set_aside_newer(folder: Path, it: int) -> Path | None:
+    """Move the states of ``folder`` newer than iteration ``it`` (another timeline, when a run resumes
+    from an older state) into ``folder/abandoned_<time>/``, so that neither ``keep_last`` nor
+    ``--auto-resume`` mixes them with this run's; returns that folder, or None when there are none."""
+    newer = [p for p in list_states(folder) if int(p.stem) > it]
+    if not newer:
+        return None
+    dest = folder / f"abandoned_{time.strftime('%Y%m%d_%H%M%S')}"
+    dest.mkdir(exist_ok=True)
+    for p in newer:
+        p.rename(dest / p.name)
+    return dest

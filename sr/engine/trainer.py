@@ -39,6 +39,7 @@ from sr.engine.state import (
     prune_states,
     restore_rng,
     save_state,
+    set_aside_newer,
     state_damage,
 )
 from sr.engine.validate import Validator
@@ -173,7 +174,8 @@ class Trainer:
     @classmethod
     def auto_resume_path(cls, opt: Options) -> Path | None:
         """The newest training state of the run that can be read. A newer one that cannot (truncated
-        or damaged: a full disk, a copy cut short) is passed over with a warning naming it, and kept."""
+        or damaged: a full disk, a copy cut short) is passed over with a warning naming it, and kept: the
+        resumed run moves it, with any other newer state, to ``training_states/abandoned_<time>/``."""
         states = list_states(Path(opt.path.experiments_root) / opt.name / "training_states")
         for path in reversed(states):
             damage = state_damage(path)  # the directory only: fit() loads the chosen state once
@@ -292,6 +294,11 @@ class Trainer:
             restore_rng(state["rng"])
             start = int(state["iter"])
             log.info("resumed from %s at iteration %d", self.resume_path, start)
+            aside = set_aside_newer(self.states_dir, start) if ctx.is_main else None
+            if aside is not None:
+                log.warning(
+                    "states newer than iteration %d belong to an abandoned run; moved to %s", start, aside
+                )
         train_opt = opt.datasets["train"]
         loader, sampler = build_train_loader(
             train_set,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sr.engine.state import latest_state, list_states, load_state, prune_states, save_state
+from sr.engine.state import latest_state, list_states, load_state, prune_states, save_state, set_aside_newer
 
 
 class Unpicklable:
@@ -47,3 +47,28 @@ def test_foreign_or_code_running_files_are_refused(tmp_path: Path):
         load_state(evil)
     with pytest.raises(FileNotFoundError, match=r"nowhere\.state"):
         load_state(tmp_path / "nowhere.state")
+
+
+def test_prune_removes_only_states(tmp_path: Path):
+    """Found by review: any name like ``1.state`` was deleted, and a folder so named crashed the run."""
+    for it in (5, 10, 15):
+        save_state(tmp_path, it, {}, {})
+    (tmp_path / "1.state").write_text("my notes")
+    (tmp_path / "3.state").mkdir()
+    (tmp_path / "3.state" / "important.txt").write_text("keep")
+    (tmp_path / "2.state").symlink_to(tmp_path / "5.state")
+    prune_states(tmp_path, keep_last=1)
+    assert (tmp_path / "1.state").read_text() == "my notes"
+    assert (tmp_path / "3.state" / "important.txt").read_text() == "keep"
+    assert (tmp_path / "2.state").is_symlink() and not (tmp_path / "5.state").exists()
+    assert [p.name for p in list_states(tmp_path)] == ["1.state", "10.state", "15.state"]
+
+
+def test_newer_states_are_set_aside_not_deleted(tmp_path: Path):
+    for it in (5, 10, 15):
+        save_state(tmp_path, it, {}, {})
+    assert set_aside_newer(tmp_path, 15) is None
+    aside = set_aside_newer(tmp_path, 5)
+    assert aside is not None and aside.parent == tmp_path and aside.name.startswith("abandoned_")
+    assert sorted(p.name for p in aside.iterdir()) == ["10.state", "15.state"]
+    assert [p.name for p in list_states(tmp_path)] == ["5.state"]

@@ -107,6 +107,9 @@ def test_auto_resume_passes_over_a_truncated_newest_state(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "skipping 2.state" in err and "1.state" in err
     assert (states / "3.state").is_file()
+    # the cut copy is another timeline's: kept, moved aside, so keep_last and --auto-resume skip it
+    (cut,) = states.glob("abandoned_*/2.state")
+    assert cut.stat().st_size == 1000 and "abandoned run" in err
 
 
 def ctrl_c_during_start(tmp_path, command: str, argv: list[str], sigint) -> tuple[int, str]:
