@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +30,56 @@ def fake_div2k(src: Path, scales: tuple[int, ...] = (2, 4)) -> dict[str, torch.T
             images[f"{stem}x{s}"] = lr
             write_image(src / "DIV2K_train_LR_bicubic" / f"X{s}" / f"{stem}x{s}.png", lr)
     return images
+
+
+ARCHIVES = {
+    "DIV2K_train_HR.zip": "DIV2K_train_HR",
+    "DIV2K_train_LR_bicubic_X2.zip": "DIV2K_train_LR_bicubic/X2",
+    "DIV2K_train_LR_bicubic_X4.zip": "DIV2K_train_LR_bicubic/X4",
+}
+
+
+def zip_div2k(src: Path, zips: Path) -> Path:
+    """The folders of :func:`fake_div2k` as the official archives, in ``zips``."""
+    zips.mkdir()
+    for name, folder in ARCHIVES.items():
+        with zipfile.ZipFile(zips / name, "w", zipfile.ZIP_DEFLATED) as z:
+            for p in sorted((src / folder).iterdir()):
+                z.write(p, f"{folder}/{p.name}")
+    return zips
+
+
+def set_recorded_size(archive: Path, member: str, size: int) -> None:
+    """Make the archive claim ``size`` uncompressed bytes for ``member`` (central directory and local
+    header; the data and CRC are left alone), as a crafted archive would."""
+    raw = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as z:
+        local = z.getinfo(member).header_offset
+    assert raw[local : local + 4] == b"PK\x03\x04"
+    struct.pack_into("<I", raw, local + 22, size)  # local file header: uncompressed size
+    # the central directory entry of this member: signature, ..., local header offset at byte 42
+    central = raw.index(b"PK\x01\x02", raw.index(b"PK\x01\x02"))
+    while struct.unpack_from("<I", raw, central + 42)[0] != local:
+        central = raw.index(b"PK\x01\x02", central + 4)
+    assert raw[central + 46 : central + 46 + len(member)] == member.encode()
+    struct.pack_into("<I", raw, central + 24, size)  # central directory: uncompressed size
+    archive.write_bytes(bytes(raw))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def zero_png(width: int, height: int) -> bytes:
+    """A 1-bit gray PNG of zeros, compressed while streaming 256 rows at a time: a 20000 x 9000 image
+    (180M pixels, 180 MB once decoded to uint8) is 22 kB of file and a few MB of memory to make."""
+    row = bytes(1 + (width + 7) // 8)  # filter byte 0 + packed bits
+    z = zlib.compressobj(1)
+    parts = [z.compress(row * min(256, height - y)) for y in range(0, height, 256)] + [z.flush()]
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b"")
+    )
 
 
 def run(tool: ModuleType, src: Path, dst: Path, *extra: str) -> int:
@@ -93,17 +145,7 @@ def test_zip_archives_give_the_same_files(tmp_path: Path, load_tool: Callable[[s
     tool = load_tool("prepare_div2k")
     src = tmp_path / "src"
     fake_div2k(src)
-    zips = tmp_path / "zips"
-    zips.mkdir()
-    archives = {
-        "DIV2K_train_HR.zip": "DIV2K_train_HR",
-        "DIV2K_train_LR_bicubic_X2.zip": "DIV2K_train_LR_bicubic/X2",
-        "DIV2K_train_LR_bicubic_X4.zip": "DIV2K_train_LR_bicubic/X4",
-    }
-    for name, folder in archives.items():
-        with zipfile.ZipFile(zips / name, "w") as z:
-            for p in sorted((src / folder).iterdir()):
-                z.write(p, f"{folder}/{p.name}")
+    zips = zip_div2k(src, tmp_path / "zips")
     assert run(tool, src, tmp_path / "a") == 0
     assert run(tool, zips, tmp_path / "b") == 0
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.png"))
@@ -127,3 +169,66 @@ def test_problems_give_nonzero_exit_naming_them(
     assert "train 0001: LR X4" in err and "is 12x8, HR" in err and "not exactly HR / 4" in err
     assert run(tool, tmp_path / "nowhere", tmp_path / "dst") == 2
     assert "DIV2K_train_HR.zip found" in capsys.readouterr().err
+
+
+def test_oversized_archive_member_is_refused_before_it_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], load_tool: Callable[[str], ModuleType]
+) -> None:
+    tool = load_tool("prepare_div2k")
+    src = tmp_path / "src"
+    fake_div2k(src)
+    zips = zip_div2k(src, tmp_path / "zips")
+    # a member recorded as 1.5 GB uncompressed (a PNG padded with zeros): refused from the directory
+    set_recorded_size(zips / "DIV2K_train_HR.zip", "DIV2K_train_HR/0002.png", 1536 * 2**20)
+    assert run(tool, zips, tmp_path / "dst") == 1
+    err = capsys.readouterr().err
+    label = f"{zips / 'DIV2K_train_HR.zip'}:DIV2K_train_HR/0002.png"
+    assert f"{label}: archive member is 1,610,612,736 bytes uncompressed; refused" in err
+    assert "the limit is 268,435,456 bytes" in err and "Traceback" not in err
+    assert len(list((tmp_path / "dst" / "DIV2K_train_HR_sub").glob("0001_s*.png"))) == 24  # the rest goes on
+
+
+def test_archive_member_over_the_limit_or_longer_than_recorded(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    load_tool: Callable[[str], ModuleType],
+) -> None:
+    tool = load_tool("prepare_div2k")
+    monkeypatch.setattr(tool, "MAX_MEMBER_BYTES", 64 * 2**10)  # forked workers see it too
+    src = tmp_path / "src"
+    fake_div2k(src)
+    pad = bytes(100 * 2**10)  # trailing zeros after IEND: still a valid PNG
+    for stem in ("0001", "0002"):
+        p = src / "DIV2K_train_HR" / f"{stem}.png"
+        p.write_bytes(p.read_bytes() + pad)
+    zips = zip_div2k(src, tmp_path / "zips")
+    # 0001 honestly recorded as 100+ KiB; 0002 recorded as 2 KiB but inflating to 100+ KiB
+    set_recorded_size(zips / "DIV2K_train_HR.zip", "DIV2K_train_HR/0002.png", 2048)
+    assert run(tool, zips, tmp_path / "dst") == 1
+    err = capsys.readouterr().err
+    n = (src / "DIV2K_train_HR" / "0001.png").stat().st_size
+    assert f"DIV2K_train_HR.zip:DIV2K_train_HR/0001.png: archive member is {n:,} bytes uncompressed" in err
+    assert "the limit is 65,536 bytes" in err
+    assert "DIV2K_train_HR.zip:DIV2K_train_HR/0002.png: Bad CRC-32" in err  # stopped at the recorded size
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_pixel_bomb_is_a_per_file_error(
+    archive: bool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    load_tool: Callable[[str], ModuleType],
+) -> None:
+    tool = load_tool("prepare_div2k")
+    src = tmp_path / "src"
+    fake_div2k(src)
+    # 180M pixels: above Pillow's 2 * MAX_IMAGE_PIXELS (178,956,970), which read_image also refuses
+    (src / "DIV2K_train_HR" / "0003.png").write_bytes(zero_png(20000, 9000))
+    where = zip_div2k(src, tmp_path / "zips") if archive else src
+    assert run(tool, where, tmp_path / "dst") == 1
+    err = capsys.readouterr().err
+    label = f"{where / 'DIV2K_train_HR.zip'}:DIV2K_train_HR/0003.png" if archive else "0003.png"
+    assert f"{label}: Image size (180000000 pixels) exceeds limit" in err and "Traceback" not in err
+    assert len(list((tmp_path / "dst" / "DIV2K_train_HR_sub").glob("0001_s*.png"))) == 24
