@@ -12,17 +12,21 @@ tests and demos: never quote their scores as benchmark results.
 out), as ``DIR/NAME.png``, for ``HRImageDataset`` (LR made on the fly):
 
     python -m sr.data.samples datasets/samples --train datasets/quickstart
+
+Existing files are never overwritten: one with the very pixels the command would write is kept (so
+rerunning the command is fine), any other is an error naming it, raised before anything is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from sr.data.imageio import write_image
+from sr.data.imageio import ImageReadError, read_pixels, to_uint, write_image
 
 SAMPLES = ("astronaut", "camera", "chelsea", "coffee", "rocket")
 # Disjoint from SAMPLES; the gray ones (brick ... cell) are written as 1-channel PNGs.
@@ -62,14 +66,59 @@ def load_sample(name: str) -> torch.Tensor:
     return t[None] if t.dim() == 2 else t.permute(2, 0, 1).contiguous()
 
 
+class SamplesError(FileExistsError):
+    """A target file exists with other content than the sample (nothing is overwritten)."""
+
+
+def _plan(*targets: tuple[str | Path, tuple[str, ...]]) -> list[tuple[Path, torch.Tensor | None]]:
+    """For each ``(out_dir, names)``: ``[(path, uint8 (C, H, W) to write, or None to keep the identical
+    existing file)]``; raises :class:`SamplesError` naming every existing file that differs."""
+    plan: list[tuple[Path, torch.Tensor | None]] = []
+    clashes = []
+    for out_dir, names in targets:
+        for name in names:
+            path = Path(out_dir) / f"{name}.png"
+            pixels = torch.from_numpy(to_uint(load_sample(name))).permute(2, 0, 1)
+            if not (path.exists() or path.is_symlink()):
+                plan.append((path, pixels))
+            elif _same_pixels(path, pixels):
+                plan.append((path, None))
+            else:
+                clashes.append(str(path))
+    if clashes:
+        one = len(clashes) == 1
+        what = (
+            "exists with other content than its sample; move it"
+            if one
+            else "exist with other content than their samples; move them"
+        )
+        raise SamplesError(f"{', '.join(clashes)}: {what} away (nothing was written or overwritten)")
+    return plan
+
+
+def _same_pixels(path: Path, pixels: torch.Tensor) -> bool:
+    # Pixels, not bytes: another PNG encoder (an OpenCV upgrade) writes other bytes for the same image.
+    try:
+        stored, bit_depth = read_pixels(path)
+    except ImageReadError:
+        return False
+    return bit_depth == 8 and stored.shape == tuple(pixels.shape) and bool((stored == pixels.numpy()).all())
+
+
+def _write(plan: list[tuple[Path, torch.Tensor | None]]) -> list[Path]:
+    # overwrite=False: a file that appeared since the check is kept (ImageWriteError), not replaced
+    return [path if pixels is None else write_image(path, pixels, overwrite=False) for path, pixels in plan]
+
+
 def build_samples(out_dir: str | Path, names: tuple[str, ...] = SAMPLES) -> list[Path]:
-    """Write the samples as ``out_dir/NAME.png`` (existing identical files are rewritten atomically)."""
-    out = Path(out_dir)
-    return [write_image(out / f"{name}.png", load_sample(name)) for name in names]
+    """Write the samples as ``out_dir/NAME.png``; the paths. An existing file with the sample's pixels
+    is kept; if any other exists, :class:`SamplesError` names them all and nothing is written."""
+    return _write(_plan((out_dir, names)))
 
 
 def build_train_samples(out_dir: str | Path, names: tuple[str, ...] = TRAIN_SAMPLES) -> list[Path]:
-    """Write the training photographs as ``out_dir/NAME.png`` (HR only; see the module docstring)."""
+    """Write the training photographs as ``out_dir/NAME.png`` (HR only; see the module docstring), as
+    :func:`build_samples` does."""
     return build_samples(out_dir, names)
 
 
@@ -84,11 +133,14 @@ def main(argv: list[str] | None = None) -> None:
         help="also write the training photographs (none of them an evaluation sample) to DIR/NAME.png",
     )
     args = parser.parse_args(argv)
-    for path in build_samples(args.out_dir):
+    try:
+        train = [] if args.train is None else [(args.train, TRAIN_SAMPLES)]
+        paths = _write(_plan((args.out_dir, SAMPLES), *train))  # all targets checked before any write
+    except (ValueError, OSError) as err:  # SamplesError, ImageWriteError, a folder that cannot be made
+        print(f"sr.data.samples: error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+    for path in paths:
         print(path)
-    if args.train is not None:
-        for path in build_train_samples(args.train):
-            print(path)
 
 
 if __name__ == "__main__":

@@ -54,13 +54,34 @@ def to_rgb_float(arr: np.ndarray, bit_depth: int) -> torch.Tensor:
 
 
 def read_name_list(meta_file: str, key: str) -> list[str]:
-    """BasicSR's ``meta_info_file``: the first whitespace-separated field of every non-empty line."""
+    """BasicSR's ``meta_info_file``: the first whitespace-separated field of every non-empty line.
+
+    Names are relative to the data root and may name subfolders (``sub/x.png``). An absolute name, one
+    that leaves the root (``../x.png``, ``sub/../../x.png``) or one listed twice (``x.png`` and
+    ``./x.png`` count as the same) raises :class:`DatasetError` naming the file, the line and the name.
+    The check is on the names as written: symbolic links inside the root are the user's to make.
+    """
     p = Path(meta_file).expanduser()
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise DatasetError(f"{key}.meta_info_file: cannot read {p}: {e.strerror or e}") from e
-    names = [line.split()[0] for line in lines if line.strip()]
+    names: list[str] = []
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        name = line.split()[0]
+        where = f"{key}.meta_info_file: {p} line {number}: {name!r}"
+        if os.path.isabs(name):
+            raise DatasetError(f"{where} is an absolute path; names must be relative to the data root")
+        norm = os.path.normpath(name)
+        if norm == os.pardir or norm.startswith(os.pardir + os.sep):
+            raise DatasetError(f"{where} points outside the data root; names must stay inside it")
+        if norm in first_line:
+            raise DatasetError(f"{where} is listed twice (first on line {first_line[norm]})")
+        first_line[norm] = number
+        names.append(name)
     if not names:
         raise DatasetError(f"{key}.meta_info_file: {p} lists no files")
     return names
